@@ -1,0 +1,323 @@
+/**
+ * The typed errors of DynamoMQ. Every failure a caller can act on is one of these tagged
+ * classes (handle them with `Effect.catchTag`); decode failures stay Effect's own
+ * `ParseResult.ParseError`.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@dynamomq/dynamomq";
+ * import { Effect } from "effect";
+ *
+ * const recover = <A, R>(eff: Effect.Effect<A, Errors.LeaseLost, R>) =>
+ *   eff.pipe(Effect.catchTag("LeaseLost", (e) => Effect.logWarning(`lost ${e.messageId}`)));
+ * ```
+ *
+ * @module
+ */
+import type * as Cause from "effect/Cause";
+import * as Data from "effect/Data";
+
+type TaggedErrorConstructor<Tag extends string, Fields> = new (
+  args: { readonly [K in keyof Fields]: Fields[K] },
+) => Cause.YieldableError & { readonly _tag: Tag } & Readonly<Fields>;
+
+/**
+ * Why a DynamoDB request failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DynamoDBErrorReason =
+  | "Throttled"
+  | "Transport"
+  | "Validation"
+  | "AccessDenied"
+  | "TableNotFound"
+  | "TableExists"
+  | "Unsupported"
+  | "TransactionConflict"
+  | "ServerError"
+  | "Unknown";
+
+/** @ignore */
+export interface ConditionFailedFields {
+  /** The table the request was sent to. */
+  readonly table: string;
+  /** The port operation: `put`, `update`, `delete` or `transactWrite`. */
+  readonly operation: string;
+  /** The key of the item whose condition failed, when known. */
+  readonly key?: Readonly<Record<string, unknown>> | undefined;
+  /** The underlying SDK error, if any. */
+  readonly cause?: unknown;
+}
+
+const ConditionFailedBase: TaggedErrorConstructor<"ConditionFailed", ConditionFailedFields> = Data
+  .TaggedError("ConditionFailed");
+
+/**
+ * A conditional write did not apply because its condition was false (a lost race, a duplicate
+ * key, a stale version). Nothing was written.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConditionFailed extends ConditionFailedBase {
+  override get message(): string {
+    return `${this.operation} on ${this.table}: the condition was not met${
+      this.key === undefined ? "" : ` for key ${JSON.stringify(this.key)}`
+    }`;
+  }
+}
+
+/** @ignore */
+export interface DynamoDBErrorFields {
+  /** The port operation that failed. */
+  readonly operation: string;
+  /** The class of failure. */
+  readonly reason: DynamoDBErrorReason;
+  /** Whether the same request may succeed if sent again later. */
+  readonly retryable: boolean;
+  /** A human-readable explanation. */
+  readonly detail: string;
+  /** The underlying SDK error, if any. */
+  readonly cause?: unknown;
+}
+
+const DynamoDBErrorBase: TaggedErrorConstructor<"DynamoDBError", DynamoDBErrorFields> = Data
+  .TaggedError("DynamoDBError");
+
+/**
+ * Any DynamoDB failure other than a failed condition: throttling, transport, validation,
+ * missing table, missing permission. `retryable` says whether sending the request again may help.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DynamoDBError extends DynamoDBErrorBase {
+  override get message(): string {
+    const hint = this.reason === "TableNotFound"
+      ? " (create it with Table.create or `dynamomq create-table`)"
+      : "";
+    return `DynamoDB ${this.operation} failed (${this.reason}): ${this.detail}${hint}`;
+  }
+}
+
+/** @ignore */
+export interface MaxReceivesExceededFields {
+  readonly queue: string;
+  readonly messageId: string;
+  /** How often the message had been received before this receive. */
+  readonly receives: number;
+  readonly maxReceives: number;
+}
+
+const MaxReceivesExceededBase: TaggedErrorConstructor<
+  "MaxReceivesExceeded",
+  MaxReceivesExceededFields
+> = Data.TaggedError("MaxReceivesExceeded");
+
+/**
+ * A receive found a message that had already been received `maxReceives` times; it was moved to
+ * the dead-letter queue instead of being delivered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MaxReceivesExceeded extends MaxReceivesExceededBase {
+  override get message(): string {
+    return `message ${this.messageId} of queue ${this.queue} was received ${this.receives} times (max ${this.maxReceives}); moved to the dead-letter queue`;
+  }
+}
+
+/** @ignore */
+export interface UndecodableMessageFields {
+  readonly queue: string;
+  readonly messageId: string;
+  /** The parse error, formatted. */
+  readonly detail: string;
+  /** The `ParseError` (or decompression failure) itself. */
+  readonly cause?: unknown;
+}
+
+const UndecodableMessageBase: TaggedErrorConstructor<
+  "UndecodableMessage",
+  UndecodableMessageFields
+> = Data.TaggedError("UndecodableMessage");
+
+/**
+ * A received message's payload did not decode with the queue's schema (or the item was not a
+ * message this library wrote); it was moved to the dead-letter queue with the parse error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UndecodableMessage extends UndecodableMessageBase {
+  override get message(): string {
+    return `message ${this.messageId} of queue ${this.queue} could not be decoded and was moved to the dead-letter queue: ${this.detail}`;
+  }
+}
+
+/** @ignore */
+export interface LeaseLostFields {
+  readonly queue: string;
+  readonly messageId: string;
+  /** The queue operation that was refused: `ack`, `nack`, `changeVisibility`, `release`, `deadLetter`. */
+  readonly operation: string;
+}
+
+const LeaseLostBase: TaggedErrorConstructor<"LeaseLost", LeaseLostFields> = Data.TaggedError(
+  "LeaseLost",
+);
+
+/**
+ * An operation on a received message was refused because this receive no longer holds the
+ * message: another receive took it after the visibility timeout, or it was acked, released or
+ * dead-lettered already. Nothing was written.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LeaseLost extends LeaseLostBase {
+  override get message(): string {
+    return `${this.operation} of message ${this.messageId} in queue ${this.queue} refused: the lease is no longer held`;
+  }
+}
+
+/** @ignore */
+export interface MessageNotFoundFields {
+  readonly queue: string;
+  readonly messageId: string;
+}
+
+const MessageNotFoundBase: TaggedErrorConstructor<"MessageNotFound", MessageNotFoundFields> = Data
+  .TaggedError("MessageNotFound");
+
+/**
+ * No message with this id exists in the queue.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MessageNotFound extends MessageNotFoundBase {
+  override get message(): string {
+    return `no message ${this.messageId} in queue ${this.queue}`;
+  }
+}
+
+/** @ignore */
+export interface DuplicateMessageFields {
+  readonly queue: string;
+  readonly messageId: string;
+}
+
+const DuplicateMessageBase: TaggedErrorConstructor<"DuplicateMessage", DuplicateMessageFields> =
+  Data.TaggedError("DuplicateMessage");
+
+/**
+ * A send named a message id that the queue already holds. The existing message was not touched.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DuplicateMessage extends DuplicateMessageBase {
+  override get message(): string {
+    return `message ${this.messageId} already exists in queue ${this.queue}`;
+  }
+}
+
+/** @ignore */
+export interface InvalidStateFields {
+  readonly queue: string;
+  readonly messageId: string;
+  readonly operation: string;
+  /** The state the message is in. */
+  readonly state: string;
+  /** What the operation needs instead. */
+  readonly expected: string;
+}
+
+const InvalidStateBase: TaggedErrorConstructor<"InvalidState", InvalidStateFields> = Data
+  .TaggedError("InvalidState");
+
+/**
+ * An admin operation does not apply to a message in its current state (for example redriving
+ * a message that is not dead-lettered, or moving an in-flight message to the dead-letter queue).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidState extends InvalidStateBase {
+  override get message(): string {
+    return `${this.operation} of message ${this.messageId} in queue ${this.queue}: it is ${this.state}, expected ${this.expected}`;
+  }
+}
+
+/** @ignore */
+export interface InvalidOptionsFields {
+  /** What was being configured: `Queue.make`, `send`, `receive`, … */
+  readonly operation: string;
+  /** The offending option. */
+  readonly option: string;
+  readonly detail: string;
+}
+
+const InvalidOptionsBase: TaggedErrorConstructor<"InvalidOptions", InvalidOptionsFields> = Data
+  .TaggedError("InvalidOptions");
+
+/**
+ * An option or argument was out of range or malformed (queue name, message id, duration, …).
+ * Nothing was written.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidOptions extends InvalidOptionsBase {
+  override get message(): string {
+    return `${this.operation}: invalid ${this.option}: ${this.detail}`;
+  }
+}
+
+/** @ignore */
+export interface PayloadTooLargeFields {
+  readonly queue: string;
+  /** The size of the item that would have been written, in bytes. */
+  readonly bytes: number;
+  readonly limit: number;
+}
+
+const PayloadTooLargeBase: TaggedErrorConstructor<"PayloadTooLarge", PayloadTooLargeFields> = Data
+  .TaggedError("PayloadTooLarge");
+
+/**
+ * The encoded message would exceed DynamoDB's 400 KB item limit. Nothing was written.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PayloadTooLarge extends PayloadTooLargeBase {
+  override get message(): string {
+    return `message for queue ${this.queue} is ${this.bytes} bytes as an item; the limit is ${this.limit}`;
+  }
+}
+
+/** @ignore */
+export interface TableMismatchFields {
+  readonly table: string;
+  /** Each way the existing table differs from what DynamoMQ needs. */
+  readonly problems: ReadonlyArray<string>;
+}
+
+const TableMismatchBase: TaggedErrorConstructor<"TableMismatch", TableMismatchFields> = Data
+  .TaggedError("TableMismatch");
+
+/**
+ * A table with this name exists but does not have the shape DynamoMQ needs.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TableMismatch extends TableMismatchBase {
+  override get message(): string {
+    return `table ${this.table} exists but has the wrong shape: ${this.problems.join("; ")}`;
+  }
+}
