@@ -1,0 +1,90 @@
+/**
+ * The message item as stored in DynamoDB, decoded with a Schema so that items this library did
+ * not write (or that are corrupt) are recognised rather than crashing a consumer.
+ */
+import * as Either from "effect/Either";
+import * as ParseResult from "effect/ParseResult";
+import * as Schema from "effect/Schema";
+import type { Attempt, MessageInfo, MessageState, StoredState } from "../schema/Message.ts";
+import type { Item } from "../services/DynamoDB.ts";
+
+/** How many failed attempts are kept with a message. */
+export const MAX_ATTEMPTS_KEPT = 10;
+
+const AttemptSchema = Schema.Struct({
+  at: Schema.Number,
+  receive: Schema.Number,
+  tag: Schema.String,
+  message: Schema.String,
+});
+
+const StoredMessage = Schema.Struct({
+  pk: Schema.String,
+  sk: Schema.String,
+  queue: Schema.String,
+  id: Schema.String,
+  state: Schema.Literal("ready", "inflight", "dead"),
+  shard: Schema.Number,
+  gpk: Schema.optional(Schema.String),
+  gsk: Schema.optional(Schema.String),
+  visibleAt: Schema.Number,
+  sentAt: Schema.Number,
+  updatedAt: Schema.Number,
+  receives: Schema.Number,
+  attempts: Schema.optionalWith(Schema.Array(AttemptSchema), { default: () => [] }),
+  enc: Schema.Literal("json"),
+  payload: Schema.String,
+  lease: Schema.optional(Schema.String),
+  deadReason: Schema.optional(Schema.Struct({ tag: Schema.String, message: Schema.String })),
+  group: Schema.optional(Schema.String),
+  trace: Schema.optional(Schema.String),
+});
+
+/** A decoded message item. */
+export type StoredMessage = typeof StoredMessage.Type;
+
+const decodeStored = Schema.decodeUnknownEither(StoredMessage, { onExcessProperty: "ignore" });
+
+/** Decodes an item, or explains in one line why it is not a DynamoMQ message. */
+export const parseItem = (item: Item): Either.Either<StoredMessage, string> =>
+  Either.mapLeft(decodeStored(item), (e) => ParseResult.TreeFormatter.formatErrorSync(e));
+
+/** The state a caller sees: `delayed` and expired leases are derived from `visibleAt`. */
+export const deriveState = (
+  stored: StoredState,
+  visibleAt: number,
+  now: number,
+): MessageState => {
+  if (stored === "dead") return "dead";
+  if (visibleAt > now) return stored === "inflight" ? "inflight" : "delayed";
+  return "ready";
+};
+
+/** Appends an attempt, keeping the most recent `MAX_ATTEMPTS_KEPT`. */
+export const appendAttempt = (
+  attempts: ReadonlyArray<Attempt>,
+  attempt: Attempt,
+): ReadonlyArray<Attempt> => [...attempts, attempt].slice(-MAX_ATTEMPTS_KEPT);
+
+/** The attempts as a storable list of maps. */
+export const attemptsItem = (attempts: ReadonlyArray<Attempt>): Item[string] =>
+  attempts.map((a) => ({ at: a.at, receive: a.receive, tag: a.tag, message: a.message }));
+
+/** Builds the caller's view of a stored message; the body decodes with `decodeBody`. */
+export const toInfo = <A>(
+  stored: StoredMessage,
+  now: number,
+  decodeBody: (payload: string) => Either.Either<A, string>,
+): MessageInfo<A> => ({
+  queue: stored.queue,
+  id: stored.id,
+  state: deriveState(stored.state, stored.visibleAt, now),
+  body: decodeBody(stored.payload),
+  receives: stored.receives,
+  sentAt: stored.sentAt,
+  updatedAt: stored.updatedAt,
+  visibleAt: stored.visibleAt,
+  attempts: stored.attempts,
+  deadReason: stored.deadReason,
+  group: stored.group,
+});

@@ -1,0 +1,70 @@
+/**
+ * Key formats of the single-table layout (DESIGN.md §3) and the random/sortable identifiers.
+ * Internal: the table layout is documented in docs/design.md, not exported.
+ */
+
+/** The ready index: sparse, keyed by `gpk` = `<queue>#<shard>` (or `<queue>#dead`) and `gsk`. */
+export const INDEX_NAME = "ready";
+/** The sort key of a message item. */
+export const MESSAGE_SK = "msg";
+/** The attribute DynamoDB's TTL reads (epoch seconds). */
+export const TTL_ATTRIBUTE = "ttl";
+/** Non-key attributes copied into the ready index: enough for stats, listing and the claim. */
+export const INDEX_PROJECTION: ReadonlyArray<string> = ["state", "sentAt", "receives"];
+
+/** The largest time a 13-digit sort key can hold (year 2286). */
+const MAX_TIME = 9_999_999_999_999;
+
+/** Fixed-width epoch milliseconds, so lexicographic order is time order (unlike the Go library's trimmed RFC 3339, B8). */
+export const pad13 = (millis: number): string =>
+  String(Math.min(Math.max(Math.floor(millis), 0), MAX_TIME)).padStart(13, "0");
+
+/** `gsk` of a message visible at `visibleAt`: time first, id as the tie-breaker. */
+export const indexSortKey = (visibleAt: number, id: string): string => `${pad13(visibleAt)}#${id}`;
+
+/** Upper bound of every `gsk` visible at or before `now` (`~` sorts after every id character). */
+export const visibleUpTo = (now: number): string => `${pad13(now)}#~`;
+
+export const messagePk = (queue: string, id: string): string => `${queue}#${id}`;
+export const shardPartition = (queue: string, shard: number): string => `${queue}#${shard}`;
+export const deadPartition = (queue: string): string => `${queue}#dead`;
+
+export const messageKey = (queue: string, id: string): { pk: string; sk: string } => ({
+  pk: messagePk(queue, id),
+  sk: MESSAGE_SK,
+});
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
+
+/**
+ * A ULID-style id: 10 characters of time (ms, Crockford base32) then 16 random characters, so
+ * ids sort by creation time and never collide in practice.
+ */
+export const sortableId = (now: number): string => {
+  let time = "";
+  let t = Math.max(0, Math.floor(now));
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  let rand = "";
+  for (const b of randomBytes(16)) rand += CROCKFORD[b % 32];
+  return time + rand;
+};
+
+/** A lease token: 128 bits from the platform's cryptographic random source, base64url. */
+export const leaseToken = (): string => {
+  let s = "";
+  for (const b of randomBytes(16)) s += String.fromCharCode(b);
+  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+};
+
+/** A uniformly random shard in [0, shards). */
+export const randomShard = (shards: number): number =>
+  shards <= 1 ? 0 : (randomBytes(4).reduce((a, b) => a * 256 + b, 0) % shards);
+
+export const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,80}$/;
+export const MESSAGE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+export const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
