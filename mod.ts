@@ -36,6 +36,7 @@
  */
 export * as DynamoDB from "./src/services/DynamoDB.ts";
 export * as DynamoDBLive from "./src/layers/DynamoDBLive.ts";
+export * as DynamoDBMemory from "./src/layers/DynamoDBMemory.ts";
 export * as Errors from "./src/Errors.ts";
 export * as Message from "./src/schema/Message.ts";
 export * as Queue from "./src/services/Queue.ts";

@@ -474,7 +474,7 @@ queueTest(
   "a payload over the item limit is PayloadTooLarge and nothing is written",
   ({ makeQueue }) =>
     Effect.gen(function* () {
-      const q = yield* makeQueue();
+      const q = yield* makeQueue({ compressAbove: false });
       const e = yield* fail(q.send({ id: "x".repeat(410 * 1024), total: 1 }));
       assert.equal(e._tag, "PayloadTooLarge");
       assert.equal((yield* q.stats).ready, 0);

@@ -13,8 +13,12 @@ import { runWith } from "./_effect.ts";
 export const Order = Schema.Struct({ id: Schema.String, total: Schema.Number });
 export type Order = typeof Order.Type;
 
-/** Starts the TestClock at a realistic time (2026-01-01) so ids and ages look like production. */
-export const T0 = Date.UTC(2026, 0, 1);
+/**
+ * The TestClock's start: a realistic time so ids and ages look like production, and in the
+ * future of the real clock, because DynamoDB Local's TTL deletes items by real time and the
+ * tombstones' `ttl` is computed from the TestClock.
+ */
+export const T0 = Date.UTC(2030, 0, 1);
 
 export interface Ctx {
   readonly backend: Backend;

@@ -23,8 +23,11 @@ const StoredMessage = Schema.Struct({
   sk: Schema.String,
   queue: Schema.String,
   id: Schema.String,
-  state: Schema.Literal("ready", "inflight", "dead"),
-  shard: Schema.Number,
+  // `done` is a tombstone: an acked message kept (payload-less, out of the index) until its
+  // deduplication window ends.
+  state: Schema.Literal("ready", "inflight", "dead", "done"),
+  /** The ready partition the message returns to (its priority band and shard). */
+  home: Schema.String,
   gpk: Schema.optional(Schema.String),
   gsk: Schema.optional(Schema.String),
   visibleAt: Schema.Number,
@@ -32,10 +35,13 @@ const StoredMessage = Schema.Struct({
   updatedAt: Schema.Number,
   receives: Schema.Number,
   attempts: Schema.optionalWith(Schema.Array(AttemptSchema), { default: () => [] }),
-  enc: Schema.Literal("json"),
-  payload: Schema.String,
+  enc: Schema.Literal("json", "gzip"),
+  payload: Schema.optional(Schema.Union(Schema.String, Schema.Uint8ArrayFromSelf)),
   lease: Schema.optional(Schema.String),
   deadReason: Schema.optional(Schema.Struct({ tag: Schema.String, message: Schema.String })),
+  priority: Schema.optionalWith(Schema.Number, { default: () => 0 }),
+  dedup: Schema.optional(Schema.String),
+  dedupUntil: Schema.optional(Schema.Number),
   group: Schema.optional(Schema.String),
   trace: Schema.optional(Schema.String),
 });
@@ -51,11 +57,11 @@ export const parseItem = (item: Item): Either.Either<StoredMessage, string> =>
 
 /** The state a caller sees: `delayed` and expired leases are derived from `visibleAt`. */
 export const deriveState = (
-  stored: StoredState,
+  stored: StoredState | "done",
   visibleAt: number,
   now: number,
 ): MessageState => {
-  if (stored === "dead") return "dead";
+  if (stored === "dead" || stored === "done") return "dead";
   if (visibleAt > now) return stored === "inflight" ? "inflight" : "delayed";
   return "ready";
 };
@@ -74,17 +80,19 @@ export const attemptsItem = (attempts: ReadonlyArray<Attempt>): Item[string] =>
 export const toInfo = <A>(
   stored: StoredMessage,
   now: number,
-  decodeBody: (payload: string) => Either.Either<A, string>,
+  body: Either.Either<A, string>,
 ): MessageInfo<A> => ({
   queue: stored.queue,
   id: stored.id,
   state: deriveState(stored.state, stored.visibleAt, now),
-  body: decodeBody(stored.payload),
+  body,
   receives: stored.receives,
   sentAt: stored.sentAt,
   updatedAt: stored.updatedAt,
   visibleAt: stored.visibleAt,
   attempts: stored.attempts,
   deadReason: stored.deadReason,
+  priority: stored.priority,
+  deduplicationId: stored.dedup,
   group: stored.group,
 });

@@ -26,7 +26,12 @@ export const indexSortKey = (visibleAt: number, id: string): string => `${pad13(
 export const visibleUpTo = (now: number): string => `${pad13(now)}#~`;
 
 export const messagePk = (queue: string, id: string): string => `${queue}#${id}`;
-export const shardPartition = (queue: string, shard: number): string => `${queue}#${shard}`;
+/**
+ * The index partition of ready messages of one priority band and shard. Band 0 needs no band
+ * marker, so a queue without priorities reads `<queue>#<shard>`.
+ */
+export const readyPartition = (queue: string, band: number, shard: number): string =>
+  band === 0 ? `${queue}#${shard}` : `${queue}#p${band}#${shard}`;
 export const deadPartition = (queue: string): string => `${queue}#dead`;
 
 export const messageKey = (queue: string, id: string): { pk: string; sk: string } => ({
@@ -38,20 +43,35 @@ const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 
+let lastTime = -1;
+const lastRandom: Array<number> = new Array(16).fill(0);
+
 /**
  * A ULID-style id: 10 characters of time (ms, Crockford base32) then 16 random characters, so
- * ids sort by creation time and never collide in practice.
+ * ids sort by creation time and never collide in practice. Within one millisecond the random
+ * part is incremented (ULID's monotonic mode), so ids from one process sort in send order.
  */
 export const sortableId = (now: number): string => {
   let time = "";
   let t = Math.max(0, Math.floor(now));
+  const ms = t;
   for (let i = 0; i < 10; i++) {
     time = CROCKFORD[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  let rand = "";
-  for (const b of randomBytes(16)) rand += CROCKFORD[b % 32];
-  return time + rand;
+  if (ms === lastTime) {
+    // Increment the 16-digit base-32 number; carrying out of the top digit wraps (2^80 ids/ms).
+    for (let i = 15; i >= 0; i--) {
+      lastRandom[i] = (lastRandom[i]! + 1) % 32;
+      if (lastRandom[i] !== 0) break;
+    }
+  } else {
+    lastTime = ms;
+    const bytes = randomBytes(16);
+    // The top digit leaves room to increment without wrapping in practice.
+    for (let i = 0; i < 16; i++) lastRandom[i] = bytes[i]! % (i === 0 ? 16 : 32);
+  }
+  return time + lastRandom.map((d) => CROCKFORD[d]).join("");
 };
 
 /** A lease token: 128 bits from the platform's cryptographic random source, base64url. */

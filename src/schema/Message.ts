@@ -70,6 +70,13 @@ export interface ReceivedMessage<A> {
   readonly attempts: ReadonlyArray<Attempt>;
   /** The group of a FIFO message, if any. */
   readonly group?: string | undefined;
+  /** The priority band (0 is the lowest). */
+  readonly priority: number;
+  /**
+   * The deduplication key and the end of its window (epoch ms), for messages sent with one: an
+   * ack then leaves a tombstone until `until`, so a resend within the window is still a duplicate.
+   */
+  readonly deduplication?: { readonly id: string; readonly until: number } | undefined;
   /** The W3C `traceparent` of the span that sent the message, if any. */
   readonly traceParent?: string | undefined;
 }
@@ -94,5 +101,9 @@ export interface MessageInfo<A> {
   readonly attempts: ReadonlyArray<Attempt>;
   /** Why the message was dead-lettered, when it is dead. */
   readonly deadReason?: { readonly tag: string; readonly message: string } | undefined;
+  /** The priority band (0 is the lowest). */
+  readonly priority: number;
+  /** The deduplication key, for messages sent with one. */
+  readonly deduplicationId?: string | undefined;
   readonly group?: string | undefined;
 }

@@ -64,7 +64,8 @@ export type Comparator = "=" | "<>" | "<" | "<=" | ">" | ">=";
 
 /**
  * A condition on an item's top-level attributes, as in a `ConditionExpression` or
- * `FilterExpression`. A comparison with a missing attribute is false.
+ * `FilterExpression`. As in DynamoDB, a comparison with a missing attribute, or with a value of
+ * another type, is false — except `<>`, which is then true.
  *
  * @since 0.1.0
  * @category models

@@ -35,7 +35,7 @@ import * as Schema from "effect/Schema";
 import {
   ConditionFailed,
   DuplicateMessage,
-  type DynamoDBError,
+  DynamoDBError,
   InvalidOptions,
   InvalidState,
   LeaseLost,
@@ -63,26 +63,31 @@ import {
   messageKey,
   QUEUE_NAME,
   randomShard,
-  shardPartition,
+  readyPartition,
   sortableId,
   TABLE_NAME,
+  TTL_ATTRIBUTE,
   visibleUpTo,
 } from "../internal/keys.ts";
+import { gunzip, gzip } from "../internal/compression.ts";
 import type { MessageInfo, MessageState, ReceivedMessage } from "../schema/Message.ts";
 import {
   and,
+  compare,
   type Condition,
   DynamoDB,
   eq,
-  exists,
+  isIn,
   type Item,
   type Key,
   MAX_BATCH_GET,
   MAX_BATCH_WRITE,
   MAX_ITEM_BYTES,
   notExists,
+  or,
   type Query,
   type QueryPage,
+  type TransactItem,
 } from "./DynamoDB.ts";
 
 /**
@@ -110,10 +115,36 @@ export interface QueueOptions<A, I> {
    */
   readonly maxReceives?: number | undefined;
   /**
-   * How many index partitions the ready messages are spread over (1–64).
+   * How many index partitions the ready messages are spread over (1–64). One DynamoDB partition
+   * takes about 1,000 writes per second, which caps a one-shard queue near 330 messages per
+   * second; more shards lift that, at the price of oldest-first order holding only per shard.
    * @default 1
    */
   readonly shards?: number | undefined;
+  /**
+   * How many priority bands the queue has (1–10). A message's `priority` is 0 (lowest) to
+   * `priorities - 1`; receives favour higher bands without starving lower ones.
+   * @default 1
+   */
+  readonly priorities?: number | undefined;
+  /**
+   * Payloads whose JSON encoding is larger than this many bytes are stored gzip-compressed;
+   * `false` never compresses.
+   * @default 4096
+   */
+  readonly compressAbove?: number | false | undefined;
+  /**
+   * How long after a message was sent a resend with the same deduplication key is still a
+   * duplicate (also after the original was acked). Any length.
+   * @default "5 minutes"
+   */
+  readonly deduplicationWindow?: Duration.DurationInput | undefined;
+  /**
+   * Deduplicate every send by the SHA-256 of its encoded payload unless it names a
+   * `deduplicationId`.
+   * @default false
+   */
+  readonly contentBasedDeduplication?: boolean | undefined;
 }
 
 /**
@@ -129,6 +160,17 @@ export interface SendOptions {
   readonly delay?: Duration.DurationInput | undefined;
   /** Deliver no earlier than this time (epoch milliseconds or a Date). Overrides `delay`. */
   readonly at?: number | Date | undefined;
+  /**
+   * A resend with the same key within the queue's deduplication window (or while the original is
+   * still queued) writes nothing and returns the original's id with `duplicate: true`. The
+   * message id is then derived from the key, so `id` cannot be given too.
+   */
+  readonly deduplicationId?: string | undefined;
+  /**
+   * The priority band, 0 (the default, lowest) to the queue's `priorities - 1`.
+   * @default 0
+   */
+  readonly priority?: number | undefined;
 }
 
 /**
@@ -141,6 +183,56 @@ export interface SendResult {
   readonly id: string;
   /** When the message becomes receivable, epoch milliseconds. */
   readonly visibleAt: number;
+  /** True when a message with the same deduplication key was already sent: nothing was written. */
+  readonly duplicate: boolean;
+}
+
+/**
+ * Why one send failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SendError =
+  | ParseResult.ParseError
+  | DuplicateMessage
+  | PayloadTooLarge
+  | InvalidOptions
+  | DynamoDBError;
+
+/**
+ * One entry of `sendBatch`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BatchEntry<A> {
+  readonly body: A;
+  readonly options?: SendOptions | undefined;
+}
+
+/**
+ * Options of `reschedule`: a new delay from now, or an absolute time.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RescheduleOptions =
+  | { readonly delay: Duration.DurationInput }
+  | { readonly at: number | Date };
+
+/**
+ * A message prepared for the caller's own `DynamoDB.transactWrite`: the message is sent exactly
+ * when the caller's transaction commits.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransactSend {
+  readonly id: string;
+  readonly visibleAt: number;
+  /** The conditional put to include in the transaction. */
+  readonly item: TransactItem;
 }
 
 /**
@@ -275,26 +367,53 @@ export interface Queue<A> {
   readonly maxReceives: number;
   /** The number of index shards. */
   readonly shards: number;
+  /** The number of priority bands. */
+  readonly priorities: number;
 
   /** Sends one message: one conditional put; an existing id is never overwritten. */
   readonly send: (
     body: A,
     options?: SendOptions,
-  ) => Effect.Effect<
-    SendResult,
-    ParseResult.ParseError | DuplicateMessage | PayloadTooLarge | InvalidOptions | DynamoDBError
-  >;
+  ) => Effect.Effect<SendResult, SendError>;
+  /**
+   * Sends many messages: entries with generated ids go out through BatchWriteItem, 25 per
+   * request, unprocessed entries retried with jittered backoff; entries with an id or a
+   * deduplication key use one conditional put each. A result per entry, in order: the call
+   * itself never fails, so no entry's outcome is lost.
+   */
+  readonly sendBatch: (
+    entries: ReadonlyArray<BatchEntry<A>>,
+  ) => Effect.Effect<ReadonlyArray<Either.Either<SendResult, SendError>>>;
+  /**
+   * Prepares a send as a `TransactItem` for the caller's own `DynamoDB.transactWrite`, so a
+   * business write and its message commit together (needs a backend with transactions).
+   */
+  readonly transactItem: (
+    body: A,
+    options?: SendOptions,
+  ) => Effect.Effect<TransactSend, ParseResult.ParseError | PayloadTooLarge | InvalidOptions>;
   /** Claims up to `max` receivable messages, each with a fresh lease. */
   readonly receive: (
     options?: ReceiveOptions,
   ) => Effect.Effect<ReceiveResult<A>, InvalidOptions | DynamoDBError>;
-  /** Deletes a received message (done). */
+  /** Deletes a received message (done), or leaves a tombstone while its deduplication window lasts. */
   readonly ack: (message: ReceivedMessage<A>) => Effect.Effect<void, LeaseLost | DynamoDBError>;
+  /** Acks many messages, each with its own conditional write, in parallel; a result per message. */
+  readonly ackBatch: (
+    messages: ReadonlyArray<ReceivedMessage<A>>,
+  ) => Effect.Effect<ReadonlyArray<Either.Either<void, LeaseLost | DynamoDBError>>>;
   /** Hands a received message back to be received again after `delay`; the receive counts. */
   readonly nack: (
     message: ReceivedMessage<A>,
     options?: NackOptions,
   ) => Effect.Effect<void, LeaseLost | InvalidOptions | DynamoDBError>;
+  /** Nacks many messages in parallel; a result per message. */
+  readonly nackBatch: (
+    messages: ReadonlyArray<ReceivedMessage<A>>,
+    options?: NackOptions,
+  ) => Effect.Effect<
+    ReadonlyArray<Either.Either<void, LeaseLost | InvalidOptions | DynamoDBError>>
+  >;
   /**
    * Sets how long from now the message stays invisible (extends the lease; 0 makes it visible
    * now while keeping the lease until someone else receives it). Returns the new `visibleAt`.
@@ -303,6 +422,13 @@ export interface Queue<A> {
     message: ReceivedMessage<A>,
     timeout: Duration.DurationInput,
   ) => Effect.Effect<number, LeaseLost | InvalidOptions | DynamoDBError>;
+  /** Changes the visibility of many messages in parallel; a result (the new `visibleAt`) per message. */
+  readonly changeVisibilityBatch: (
+    messages: ReadonlyArray<ReceivedMessage<A>>,
+    timeout: Duration.DurationInput,
+  ) => Effect.Effect<
+    ReadonlyArray<Either.Either<number, LeaseLost | InvalidOptions | DynamoDBError>>
+  >;
   /** Makes a received message visible now without counting the receive (shutdown, interruption). */
   readonly release: (message: ReceivedMessage<A>) => Effect.Effect<void, LeaseLost | DynamoDBError>;
   /** Moves a received message to the dead-letter queue with a reason. */
@@ -311,6 +437,15 @@ export interface Queue<A> {
     reason: FailureInfo,
   ) => Effect.Effect<void, LeaseLost | DynamoDBError>;
 
+  /** Moves a pending (ready or delayed) message to another delivery time. */
+  readonly reschedule: (
+    id: string,
+    when: RescheduleOptions,
+  ) => Effect.Effect<number, MessageNotFound | InvalidState | InvalidOptions | DynamoDBError>;
+  /** Deletes a pending (ready or delayed) message; one in flight or dead is refused. */
+  readonly cancel: (
+    id: string,
+  ) => Effect.Effect<void, MessageNotFound | InvalidState | DynamoDBError>;
   /** Admin: deletes a message by id in any state. */
   readonly delete: (id: string) => Effect.Effect<void, MessageNotFound | DynamoDBError>;
   /** Admin: moves a ready or delayed message to the dead-letter queue (not one in flight). */
@@ -340,6 +475,10 @@ export interface Queue<A> {
 
 const DEFAULT_VISIBILITY = Duration.seconds(30);
 const DEFAULT_MAX_RECEIVES = 5;
+const DEFAULT_COMPRESS_ABOVE = 4096;
+const DEFAULT_DEDUPLICATION_WINDOW = Duration.minutes(5);
+/** How often a BatchWriteItem's unprocessed entries are sent again before they are reported failed. */
+const BATCH_WRITE_ATTEMPTS = 8;
 
 const invalid = (operation: string, option: string, detail: string): InvalidOptions =>
   new InvalidOptions({ operation, option, detail });
@@ -373,6 +512,14 @@ const integerIn = (
     : Either.left(invalid(operation, option, `must be an integer from ${min} to ${max}, got ${n}`));
 };
 
+/** Epoch milliseconds of an absolute time option. */
+const timeOf = (operation: string, at: number | Date): Either.Either<number, InvalidOptions> => {
+  const t = typeof at === "number" ? at : at.getTime();
+  return Number.isFinite(t)
+    ? Either.right(t)
+    : Either.left(invalid(operation, "at", "not a valid time"));
+};
+
 /** The W3C `traceparent` of the current span, so a consumer can link its span to the sender's. */
 const currentTraceParent: Effect.Effect<string | undefined> = Effect.map(
   Effect.option(Effect.currentSpan),
@@ -382,9 +529,16 @@ const currentTraceParent: Effect.Effect<string | undefined> = Effect.map(
   }),
 );
 
-/** An opaque, URL-safe paging cursor: the shard being read and the last key read there. */
+const sha256Hex = (text: string): Effect.Effect<string> =>
+  Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))).pipe(
+    Effect.map((digest) =>
+      Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("")
+    ),
+  );
+
+/** An opaque, URL-safe paging cursor: the partition being read and the last key read there. */
 interface Cursor {
-  readonly shard: number;
+  readonly partition: number;
   readonly key?: Key | undefined;
 }
 
@@ -394,7 +548,7 @@ const encodeCursor = (cursor: Cursor): string =>
 const decodeCursor = (cursor: string): Either.Either<Cursor, InvalidOptions> => {
   try {
     const json = JSON.parse(atob(cursor.replaceAll("-", "+").replaceAll("_", "/")));
-    if (typeof json === "object" && json !== null && Number.isInteger(json.shard)) {
+    if (typeof json === "object" && json !== null && Number.isInteger(json.partition)) {
       return Either.right(json as Cursor);
     }
   } catch {
@@ -402,6 +556,19 @@ const decodeCursor = (cursor: string): Either.Either<Cursor, InvalidOptions> => 
   }
   return Either.left(invalid("list", "cursor", "not a cursor returned by list"));
 };
+
+/** Validated queue settings. */
+interface Settings {
+  readonly table: string;
+  readonly name: string;
+  readonly visibilityTimeoutMillis: number;
+  readonly maxReceives: number;
+  readonly shards: number;
+  readonly priorities: number;
+  readonly compressAbove: number;
+  readonly deduplicationWindowMillis: number;
+  readonly contentBasedDeduplication: boolean;
+}
 
 /**
  * Creates a typed handle for one queue. Validates the options (a typed `InvalidOptions`, nothing
@@ -443,50 +610,58 @@ export const make = <A, I>(
         `1-80 characters of A-Z a-z 0-9 _ . -, got "${options.name}"`,
       );
     }
-    const visibilityMillis = yield* durationMillis(
+    const visibilityTimeoutMillis = yield* durationMillis(
       op,
       "visibilityTimeout",
       options.visibilityTimeout,
       DEFAULT_VISIBILITY,
     );
-    if (visibilityMillis < 1) return yield* invalid(op, "visibilityTimeout", "must be positive");
-    const maxReceives = yield* integerIn(
+    if (visibilityTimeoutMillis < 1) {
+      return yield* invalid(op, "visibilityTimeout", "must be positive");
+    }
+    const compressAbove = options.compressAbove === false ? Infinity : yield* integerIn(
       op,
-      "maxReceives",
-      options.maxReceives,
-      DEFAULT_MAX_RECEIVES,
-      1,
-      10_000,
+      "compressAbove",
+      options.compressAbove,
+      DEFAULT_COMPRESS_ABOVE,
+      0,
+      400 * 1024,
     );
-    const shards = yield* integerIn(op, "shards", options.shards, 1, 1, 64);
-    const db = yield* DynamoDB;
-    return makeQueue(
-      db,
-      options.table,
-      options.name,
-      options.schema,
-      visibilityMillis,
-      maxReceives,
-      shards,
-    );
+    const settings: Settings = {
+      table: options.table,
+      name: options.name,
+      visibilityTimeoutMillis,
+      maxReceives: yield* integerIn(
+        op,
+        "maxReceives",
+        options.maxReceives,
+        DEFAULT_MAX_RECEIVES,
+        1,
+        10_000,
+      ),
+      shards: yield* integerIn(op, "shards", options.shards, 1, 1, 64),
+      priorities: yield* integerIn(op, "priorities", options.priorities, 1, 1, 10),
+      compressAbove,
+      deduplicationWindowMillis: yield* durationMillis(
+        op,
+        "deduplicationWindow",
+        options.deduplicationWindow,
+        DEFAULT_DEDUPLICATION_WINDOW,
+      ),
+      contentBasedDeduplication: options.contentBasedDeduplication ?? false,
+    };
+    return makeQueue(yield* DynamoDB, settings, options.schema);
   });
 
 const makeQueue = <A, I>(
   db: DynamoDB,
-  table: string,
-  name: string,
+  settings: Settings,
   schema: Schema.Schema<A, I>,
-  visibilityTimeoutMillis: number,
-  maxReceives: number,
-  shards: number,
 ): Queue<A> => {
+  const { table, name, maxReceives, shards, priorities } = settings;
   const codec = Schema.parseJson(schema);
   const encode = Schema.encode(codec);
-  const decodeBody = (payload: string): Either.Either<A, string> =>
-    Either.mapLeft(
-      Schema.decodeUnknownEither(codec)(payload),
-      (e) => ParseResult.TreeFormatter.formatErrorSync(e),
-    );
+  const formatError = (e: ParseResult.ParseError) => ParseResult.TreeFormatter.formatErrorSync(e);
   const keyOf = (id: string) => messageKey(name, id);
   const now = Clock.currentTimeMillis;
   const attrs = {
@@ -494,6 +669,53 @@ const makeQueue = <A, I>(
     "messaging.destination.name": name,
     "dynamomq.table": table,
   };
+
+  /** Every ready partition, highest band first: `priorities × shards` index partition keys. */
+  const bands = Array.from({ length: priorities }, (_, i) => priorities - 1 - i);
+  const partitions: ReadonlyArray<string> = bands.flatMap((band) =>
+    Array.from({ length: shards }, (_, shard) => readyPartition(name, band, shard))
+  );
+
+  /**
+   * The order in which one receive visits the bands: the first band is drawn with weight 4^band,
+   * the others follow from high to low. Higher bands are served first most of the time, and a
+   * lower band is still looked at first now and then, so it is never starved.
+   */
+  const bandOrder = (): ReadonlyArray<number> => {
+    if (priorities === 1) return [0];
+    const weights = bands.map((b) => 4 ** b);
+    let r = Math.random() * weights.reduce((a, b) => a + b, 0);
+    const first = bands.find((_, i) => (r -= weights[i]!) < 0) ?? bands[0]!;
+    return [first, ...bands.filter((b) => b !== first)];
+  };
+
+  /** The message body of a stored item: decompressed and decoded with the schema. */
+  const bodyOf = (
+    s: StoredMessage,
+  ): Effect.Effect<Either.Either<A, { detail: string; cause: unknown }>> => {
+    if (s.payload === undefined) {
+      return Effect.succeed(Either.left({ detail: "the item has no payload", cause: undefined }));
+    }
+    const text: Effect.Effect<string, Error> = s.enc === "gzip"
+      ? (s.payload instanceof Uint8Array
+        ? gunzip(s.payload)
+        : Effect.fail(new Error("a gzip payload must be binary")))
+      : (typeof s.payload === "string"
+        ? Effect.succeed(s.payload)
+        : Effect.fail(new Error("a json payload must be a string")));
+    return text.pipe(
+      Effect.mapError((e) => ({ detail: `payload: ${e.message}`, cause: e as unknown })),
+      Effect.flatMap((json) =>
+        Effect.mapError(
+          Schema.decodeUnknown(codec)(json),
+          (e) => ({ detail: formatError(e), cause: e as unknown }),
+        )
+      ),
+      Effect.either,
+    );
+  };
+  const infoOf = (s: StoredMessage, t: number): Effect.Effect<MessageInfo<A>> =>
+    Effect.map(bodyOf(s), (body) => toInfo(s, t, Either.mapLeft(body, (e) => e.detail)));
 
   /** Runs a write fenced by a lease: a failed condition means the lease is gone. */
   const fenced = <X>(
@@ -519,51 +741,219 @@ const makeQueue = <A, I>(
     deadReason: { tag: reason.tag, message: reason.message },
   });
 
-  const send: Queue<A>["send"] = (body, options) =>
+  // --- send ------------------------------------------------------------------------------------
+
+  /** A validated, encoded message ready to be written. */
+  interface Prepared {
+    readonly id: string;
+    readonly visibleAt: number;
+    readonly item: Item;
+    /** A put that must not overwrite (an explicit id or a deduplication key). */
+    readonly condition?: Condition | undefined;
+    readonly deduplicated: boolean;
+  }
+
+  const prepare = (
+    body: A,
+    options: SendOptions | undefined,
+    t: number,
+  ): Effect.Effect<Prepared, ParseResult.ParseError | PayloadTooLarge | InvalidOptions> =>
     Effect.gen(function* () {
-      const t = yield* now;
-      const id = options?.id ?? sortableId(t);
-      if (!MESSAGE_ID.test(id)) {
-        return yield* invalid("send", "id", `1-128 characters of A-Z a-z 0-9 _ . : -, got "${id}"`);
+      if (options?.id !== undefined && options.deduplicationId !== undefined) {
+        return yield* invalid("send", "id", "give either an id or a deduplicationId, not both");
       }
-      let visibleAt = t;
-      if (options?.at !== undefined) {
-        visibleAt = typeof options.at === "number" ? options.at : options.at.getTime();
-        if (!Number.isFinite(visibleAt)) return yield* invalid("send", "at", "not a valid time");
-      } else if (options?.delay !== undefined) {
-        visibleAt = t + (yield* durationMillis("send", "delay", options.delay, Duration.zero));
+      if (options?.id !== undefined && !MESSAGE_ID.test(options.id)) {
+        return yield* invalid(
+          "send",
+          "id",
+          `1-128 characters of A-Z a-z 0-9 _ . : -, got "${options.id}"`,
+        );
       }
-      const payload = yield* encode(body);
-      const shard = randomShard(shards);
+      if (
+        options?.deduplicationId !== undefined &&
+        (options.deduplicationId.length < 1 || options.deduplicationId.length > 128)
+      ) {
+        return yield* invalid("send", "deduplicationId", "must be 1-128 characters");
+      }
+      const priority = yield* integerIn(
+        "send",
+        "priority",
+        options?.priority,
+        0,
+        0,
+        priorities - 1,
+      );
+      const visibleAt = options?.at !== undefined
+        ? yield* timeOf("send", options.at)
+        : t + (yield* durationMillis("send", "delay", options?.delay, Duration.zero));
+      const json = yield* encode(body);
+      const dedup = options?.deduplicationId ??
+        (settings.contentBasedDeduplication ? yield* sha256Hex(json) : undefined);
+      // A deduplicated message's id is derived from its key, so a resend addresses the same item.
+      const id = options?.id ??
+        (dedup === undefined ? sortableId(t) : `d-${(yield* sha256Hex(dedup)).slice(0, 40)}`);
+      const compress = json.length > settings.compressAbove;
+      const home = readyPartition(name, priority, randomShard(shards));
       const trace = yield* currentTraceParent;
       const item: Record<string, Item[string]> = {
         ...keyOf(id),
         queue: name,
         id,
         state: "ready",
-        shard,
-        gpk: shardPartition(name, shard),
+        home,
+        gpk: home,
         gsk: indexSortKey(visibleAt, id),
         visibleAt,
         sentAt: t,
         updatedAt: t,
         receives: 0,
         attempts: [],
-        enc: "json",
-        payload,
+        priority,
+        enc: compress ? "gzip" : "json",
+        payload: compress ? yield* gzip(json) : json,
       };
       if (trace !== undefined) item.trace = trace;
+      if (dedup !== undefined) {
+        const until = t + settings.deduplicationWindowMillis;
+        // No TTL on the live message: DynamoDB's TTL would delete it, still queued, once the
+        // window passed. Only the tombstone written at ack expires.
+        item.dedup = dedup;
+        item.dedupUntil = until;
+      }
       const bytes = itemSize(item);
       if (bytes > MAX_ITEM_BYTES) {
         return yield* new PayloadTooLarge({ queue: name, bytes, limit: MAX_ITEM_BYTES });
       }
-      yield* Effect.catchTag(
-        db.put(table, item, { condition: notExists("pk") }),
+      const condition = dedup !== undefined
+        // A tombstone whose window has passed may be replaced; anything else is a duplicate.
+        ? or(notExists("pk"), and(eq("state", "done"), compare("dedupUntil", "<", t)))
+        : options?.id !== undefined
+        ? notExists("pk")
+        : undefined;
+      return { id, visibleAt, item, condition, deduplicated: dedup !== undefined };
+    });
+
+  /** Writes one prepared message with its condition; a deduplicated resend reports the original. */
+  const putPrepared = (p: Prepared): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> =>
+    db.put(table, p.item, { condition: p.condition ?? notExists("pk") }).pipe(
+      Effect.as<SendResult>({ id: p.id, visibleAt: p.visibleAt, duplicate: false }),
+      Effect.catchTag(
         "ConditionFailed",
-        () => Effect.fail(new DuplicateMessage({ queue: name, messageId: id })),
+        (): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> => {
+          if (!p.deduplicated) {
+            return Effect.fail(new DuplicateMessage({ queue: name, messageId: p.id }));
+          }
+          return Effect.flatMap(db.get(table, keyOf(p.id)), (item) => {
+            const s = item === undefined ? undefined : parseItem(item);
+            return Effect.succeed<SendResult>({
+              id: p.id,
+              visibleAt: s !== undefined && Either.isRight(s) ? s.right.visibleAt : p.visibleAt,
+              duplicate: true,
+            });
+          });
+        },
+      ),
+    );
+
+  const send: Queue<A>["send"] = (body, options) =>
+    Effect.flatMap(now, (t) => prepare(body, options, t)).pipe(
+      Effect.flatMap(putPrepared),
+      Effect.withSpan("DynamoMQ.send", { kind: "producer", attributes: attrs }),
+    );
+
+  /** BatchWriteItem of puts with generated ids, retrying unprocessed entries with jittered backoff. */
+  const batchPut = (
+    batch: ReadonlyArray<Prepared>,
+  ): Effect.Effect<ReadonlyArray<Either.Either<SendResult, DynamoDBError>>> =>
+    Effect.gen(function* () {
+      const results = new Map<string, Either.Either<SendResult, DynamoDBError>>();
+      let pending = batch;
+      for (let attempt = 0; pending.length > 0 && attempt < BATCH_WRITE_ATTEMPTS; attempt++) {
+        if (attempt > 0) {
+          yield* Effect.sleep(
+            Duration.millis(yield* Random.nextRange(0, Math.min(50 * 2 ** attempt, 2_000))),
+          );
+        }
+        const outcome = yield* Effect.either(
+          db.batchWrite(table, pending.map((p) => ({ _tag: "Put" as const, item: p.item }))),
+        );
+        if (Either.isLeft(outcome)) {
+          if (outcome.left.retryable) continue;
+          for (const p of pending) results.set(p.id, Either.left(outcome.left));
+          pending = [];
+          break;
+        }
+        const unprocessed = new Set(
+          outcome.right.unprocessed.flatMap((r) => (r._tag === "Put" ? [r.item.pk] : [])),
+        );
+        for (const p of pending) {
+          if (!unprocessed.has(p.item.pk)) {
+            results.set(p.id, Either.right({ id: p.id, visibleAt: p.visibleAt, duplicate: false }));
+          }
+        }
+        pending = pending.filter((p) => unprocessed.has(p.item.pk));
+      }
+      for (const p of pending) {
+        results.set(
+          p.id,
+          Either.left(
+            new DynamoDBError({
+              operation: "batchWrite",
+              reason: "Throttled",
+              retryable: true,
+              detail: `still unprocessed after ${BATCH_WRITE_ATTEMPTS} attempts`,
+            }),
+          ),
+        );
+      }
+      return batch.map((p) => results.get(p.id)!);
+    });
+
+  const sendBatch: Queue<A>["sendBatch"] = (entries) =>
+    Effect.gen(function* () {
+      const t = yield* now;
+      const prepared = yield* Effect.forEach(entries, (e) =>
+        Effect.either(prepare(e.body, e.options, t)));
+      const plain = prepared.flatMap((
+        p,
+      ) => (Either.isRight(p) && p.right.condition === undefined ? [p.right] : []));
+      const chunks = Chunk.toReadonlyArray(
+        Chunk.chunksOf(Chunk.fromIterable(plain), MAX_BATCH_WRITE),
+      ).map(
+        Chunk.toReadonlyArray,
       );
-      return { id, visibleAt };
-    }).pipe(Effect.withSpan("DynamoMQ.send", { kind: "producer", attributes: attrs }));
+      const batched = (yield* Effect.forEach(chunks, batchPut, { concurrency: 4 })).flat();
+      const byId = new Map(plain.map((p, i) =>
+        [p.id, batched[i]!] as const
+      ));
+      return yield* Effect.forEach(
+        prepared,
+        (p): Effect.Effect<Either.Either<SendResult, SendError>> => {
+          if (Either.isLeft(p)) return Effect.succeed(Either.left(p.left));
+          const done = byId.get(p.right.id);
+          return done !== undefined && p.right.condition === undefined
+            ? Effect.succeed(done)
+            : Effect.either(putPrepared(p.right));
+        },
+        { concurrency: 16 },
+      );
+    }).pipe(Effect.withSpan("DynamoMQ.sendBatch", { kind: "producer", attributes: attrs }));
+
+  const transactItem: Queue<A>["transactItem"] = (body, options) =>
+    Effect.flatMap(now, (t) => prepare(body, options, t)).pipe(
+      Effect.map((p) => ({
+        id: p.id,
+        visibleAt: p.visibleAt,
+        item: {
+          _tag: "Put" as const,
+          table,
+          item: p.item,
+          condition: p.condition ?? notExists("pk"),
+        },
+      })),
+    );
+
+  // --- receive ---------------------------------------------------------------------------------
 
   /** The outcome of trying to claim one index entry. */
   type ClaimOutcome =
@@ -605,13 +995,7 @@ const makeQueue = <A, I>(
     const lease = leaseToken();
     const visibleAt = t + visibility;
     return db.update(table, key, {
-      set: {
-        state: "inflight",
-        lease,
-        gsk: indexSortKey(visibleAt, id),
-        visibleAt,
-        updatedAt: t,
-      },
+      set: { state: "inflight", lease, gsk: indexSortKey(visibleAt, id), visibleAt, updatedAt: t },
       add: { receives: 1 },
     }, { condition: version }).pipe(
       Effect.flatMap((item) => deliver(item, id, lease, t)),
@@ -619,42 +1003,30 @@ const makeQueue = <A, I>(
     );
   };
 
-  /** Turns a claimed item into a message, or dead-letters it if it does not decode. */
+  /** Turns a claimed item into a message, or dead-letters it (under the new lease) if it does not decode. */
   const deliver = (
     item: Item,
     id: string,
     lease: string,
     t: number,
-  ): Effect.Effect<ClaimOutcome, ConditionFailed | DynamoDBError> => {
-    const stored = parseItem(item);
-    const body = Either.isRight(stored)
-      ? Either.mapLeft(Schema.decodeUnknownEither(codec)(stored.right.payload), (e) => ({
-        detail: ParseResult.TreeFormatter.formatErrorSync(e),
-        cause: e as unknown,
-      }))
-      : Either.left({
+  ): Effect.Effect<ClaimOutcome, ConditionFailed | DynamoDBError> =>
+    Effect.gen(function* () {
+      const stored = parseItem(item);
+      const body = Either.isRight(stored) ? yield* bodyOf(stored.right) : Either.left({
         detail: `not a DynamoMQ message: ${stored.left}`,
         cause: undefined as unknown,
       });
-    if (Either.isLeft(body) || Either.isLeft(stored)) {
-      const detail = Either.isLeft(body) ? body.left.detail : "";
-      const error = new UndecodableMessage({
-        queue: name,
-        messageId: id,
-        detail,
-        cause: Either.isLeft(body) ? body.left.cause : undefined,
-      });
-      return db.update(table, messageKey(name, id), {
-        set: deadFields(t, id, { tag: error._tag, message: detail }),
-        remove: ["lease"],
-      }, { condition: eq("lease", lease) }).pipe(
-        Effect.as<ClaimOutcome>({ _tag: "DeadLettered", error }),
-      );
-    }
-    const s = stored.right;
-    return Effect.succeed<ClaimOutcome>({
-      _tag: "Claimed",
-      message: {
+      if (Either.isLeft(body) || Either.isLeft(stored)) {
+        const problem = Either.isLeft(body) ? body.left : { detail: "", cause: undefined };
+        const error = new UndecodableMessage({ queue: name, messageId: id, ...problem });
+        yield* db.update(table, keyOf(id), {
+          set: deadFields(t, id, { tag: error._tag, message: problem.detail }),
+          remove: ["lease"],
+        }, { condition: eq("lease", lease) });
+        return { _tag: "DeadLettered", error } satisfies ClaimOutcome;
+      }
+      const s = stored.right;
+      const message: ReceivedMessage<A> = {
         queue: name,
         id,
         body: body.right,
@@ -663,17 +1035,21 @@ const makeQueue = <A, I>(
         visibleAt: s.visibleAt,
         lease,
         attempts: s.attempts,
+        priority: s.priority,
+        deduplication: s.dedup !== undefined && s.dedupUntil !== undefined
+          ? { id: s.dedup, until: s.dedupUntil }
+          : undefined,
         group: s.group,
         traceParent: s.trace,
-      },
+      };
+      return { _tag: "Claimed", message } satisfies ClaimOutcome;
     });
-  };
 
   const receive: Queue<A>["receive"] = (options) =>
     Effect.gen(function* () {
       const max = yield* integerIn("receive", "max", options?.max, 1, 1, 100);
       const visibility = options?.visibilityTimeout === undefined
-        ? visibilityTimeoutMillis
+        ? settings.visibilityTimeoutMillis
         : yield* durationMillis(
           "receive",
           "visibilityTimeout",
@@ -685,45 +1061,68 @@ const makeQueue = <A, I>(
       const messages: Array<ReceivedMessage<A>> = [];
       const deadLettered: Array<MaxReceivesExceeded | UndecodableMessage> = [];
       // Start at a random shard so that consumers spread over the shards.
-      const first = randomShard(shards);
-      for (let i = 0; i < shards && messages.length < max; i++) {
-        const shard = (first + i) % shards;
+      const firstShard = randomShard(shards);
+      const order = bandOrder().flatMap((band) =>
+        Array.from({ length: shards }, (_, i) =>
+          readyPartition(name, band, (firstShard + i) % shards))
+      );
+      for (const partition of order) {
         let startKey: Key | undefined = undefined;
-        do {
-          const need = max - messages.length;
+        while (messages.length < max) {
           // Read a few more candidates than needed: some will be lost to other consumers.
           const page: QueryPage = yield* db.query(table, {
             index: INDEX_NAME,
-            partition: { attribute: "gpk", value: shardPartition(name, shard) },
+            partition: { attribute: "gpk", value: partition },
             sort: {
               attribute: "gsk",
               condition: { _tag: "Compare", op: "<=", value: visibleUpTo(t) },
             },
-            limit: Math.min(need * 2 + 4, 200),
+            limit: Math.min((max - messages.length) * 2 + 4, 200),
             startKey,
           });
-          startKey = page.lastKey;
           let candidates = page.items;
-          // Claim in waves of `need`, in index order, so a lone consumer receives oldest first.
+          // Claim in waves of the number still wanted, in index order, so a lone consumer
+          // receives oldest first.
           while (candidates.length > 0 && messages.length < max) {
             const wave = candidates.slice(0, max - messages.length);
             candidates = candidates.slice(wave.length);
-            const outcomes = yield* Effect.forEach(wave, (c) => claim(c, t, visibility), {
-              concurrency: "unbounded",
-            });
+            const outcomes = yield* Effect.forEach(wave, (c) =>
+              claim(c, t, visibility), { concurrency: "unbounded" });
             for (const o of outcomes) {
-              if (o._tag === "Claimed") messages.push(o.message);
-              else if (o._tag === "DeadLettered") deadLettered.push(o.error);
+              if (o._tag === "Claimed") {
+                messages.push(o.message);
+              } else if (o._tag === "DeadLettered") {
+                deadLettered.push(o.error);
+              }
             }
           }
-        } while (startKey !== undefined && messages.length < max);
+          startKey = page.lastKey;
+          if (startKey === undefined) {
+            break;
+          }
+        }
+        if (messages.length >= max) {
+          break;
+        }
       }
       return { messages, deadLettered };
     }).pipe(Effect.withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }));
 
+  // --- settle ----------------------------------------------------------------------------------
+
   const ack: Queue<A>["ack"] = (message) =>
-    fenced(message, "ack", db.delete(table, keyOf(message.id), { condition: leaseHeld(message) }))
-      .pipe(Effect.asVoid, Effect.withSpan("DynamoMQ.ack", { attributes: attrs }));
+    Effect.flatMap(now, (t) => {
+      const until = message.deduplication?.until;
+      // Within its deduplication window the message leaves a payload-less tombstone (out of the
+      // index) so that a resend is still recognised; TTL removes it afterwards.
+      const write = until !== undefined && until > t
+        ? db.update(table, keyOf(message.id), {
+          set: { state: "done", updatedAt: t, [TTL_ATTRIBUTE]: Math.ceil(until / 1000) },
+          remove: ["gpk", "gsk", "payload", "lease", "attempts"],
+        }, { condition: leaseHeld(message) })
+        : db.delete(table, keyOf(message.id), { condition: leaseHeld(message) });
+      return fenced(message, "ack", write);
+    }).pipe(Effect.asVoid, Effect.withSpan("DynamoMQ.ack", { attributes: attrs }));
 
   const nack: Queue<A>["nack"] = (message, options) =>
     Effect.gen(function* () {
@@ -794,14 +1193,24 @@ const makeQueue = <A, I>(
         }, { condition: leaseHeld(message) }),
       )).pipe(Effect.asVoid, Effect.withSpan("DynamoMQ.deadLetter", { attributes: attrs }));
 
+  /** Runs one settle per message in parallel (each its own conditional write); a result per message. */
+  const each = <X, E>(
+    messages: ReadonlyArray<ReceivedMessage<A>>,
+    f: (m: ReceivedMessage<A>) => Effect.Effect<X, E>,
+  ): Effect.Effect<ReadonlyArray<Either.Either<X, E>>> =>
+    Effect.forEach(messages, (m) => Effect.either(f(m)), { concurrency: 16 });
+
+  // --- admin -----------------------------------------------------------------------------------
+
   const notFound = (id: string) => new MessageNotFound({ queue: name, messageId: id });
 
-  /** Reads a message item, failing with `MessageNotFound` when absent or not a message. */
+  /** Reads a message item, failing with `MessageNotFound` when absent, a tombstone, or not a message. */
   const read = (id: string): Effect.Effect<StoredMessage, MessageNotFound | DynamoDBError> =>
     Effect.flatMap(db.get(table, keyOf(id)), (item) => {
-      if (item === undefined) return Effect.fail(notFound(id));
-      const stored = parseItem(item);
-      return Either.isRight(stored) ? Effect.succeed(stored.right) : Effect.fail(notFound(id));
+      const stored = item === undefined ? undefined : parseItem(item);
+      return stored !== undefined && Either.isRight(stored) && stored.right.state !== "done"
+        ? Effect.succeed(stored.right)
+        : Effect.fail(notFound(id));
     });
 
   /** Conditioned on the item not having changed since it was read. */
@@ -809,24 +1218,51 @@ const makeQueue = <A, I>(
     and(eq("updatedAt", s.updatedAt), eq("state", s.state), eq("receives", s.receives));
 
   /**
-   * Retries an admin read-check-write when a concurrent change slipped in between the read and
-   * the write (the write is conditioned on the item being unchanged).
+   * Runs an admin read-check-write again when a concurrent change slipped in between the read
+   * and the write (the write is conditioned on the item being unchanged since the read).
    */
-  const retryOnRace = <X, E>(
-    effect: Effect.Effect<X, E | ConditionFailed>,
-  ): Effect.Effect<X, E> =>
-    Effect.retry(effect, {
-      times: 5,
-      while: (e) => e instanceof ConditionFailed,
-    }).pipe(
+  const retryOnRace = <X, E>(effect: Effect.Effect<X, E | ConditionFailed>): Effect.Effect<X, E> =>
+    effect.pipe(
+      Effect.retry({ times: 5, while: (e) => e instanceof ConditionFailed }),
       Effect.catchIf(
         (e): e is ConditionFailed => e instanceof ConditionFailed,
         (e) => Effect.die(e),
       ),
     ) as Effect.Effect<X, E>;
 
+  const invalidState = (id: string, operation: string, state: MessageState, expected: string) =>
+    new InvalidState({ queue: name, messageId: id, operation, state, expected });
+
+  /** Reads a message that must be pending (ready or delayed), for reschedule and cancel. */
+  const readPending = (id: string, operation: string) =>
+    Effect.gen(function* () {
+      const s = yield* read(id);
+      const t = yield* now;
+      const state = deriveState(s.state, s.visibleAt, t);
+      if (s.state !== "ready") return yield* invalidState(id, operation, state, "ready or delayed");
+      return { s, t };
+    });
+
+  const reschedule: Queue<A>["reschedule"] = (id, when) =>
+    retryOnRace(Effect.gen(function* () {
+      const { s, t } = yield* readPending(id, "reschedule");
+      const visibleAt = "at" in when
+        ? yield* timeOf("reschedule", when.at)
+        : t + (yield* durationMillis("reschedule", "delay", when.delay, Duration.zero));
+      yield* db.update(table, keyOf(id), {
+        set: { gsk: indexSortKey(visibleAt, id), visibleAt, updatedAt: t },
+      }, { condition: unchanged(s) });
+      return visibleAt;
+    })).pipe(Effect.withSpan("DynamoMQ.reschedule", { attributes: attrs }));
+
+  const cancel: Queue<A>["cancel"] = (id) =>
+    retryOnRace(Effect.gen(function* () {
+      const { s } = yield* readPending(id, "cancel");
+      yield* db.delete(table, keyOf(id), { condition: unchanged(s) });
+    })).pipe(Effect.withSpan("DynamoMQ.cancel", { attributes: attrs }));
+
   const deleteMessage: Queue<A>["delete"] = (id) =>
-    db.delete(table, keyOf(id), { condition: exists("pk") }).pipe(
+    db.delete(table, keyOf(id), { condition: isIn("state", ["ready", "inflight", "dead"]) }).pipe(
       Effect.catchTag("ConditionFailed", () => Effect.fail(notFound(id))),
       Effect.asVoid,
       Effect.withSpan("DynamoMQ.delete", { attributes: attrs }),
@@ -839,13 +1275,7 @@ const makeQueue = <A, I>(
       const t = yield* now;
       const state = deriveState(s.state, s.visibleAt, t);
       if (state === "inflight") {
-        return yield* new InvalidState({
-          queue: name,
-          messageId: id,
-          operation: "moveToDeadLetter",
-          state,
-          expected: "ready or delayed",
-        });
+        return yield* invalidState(id, "moveToDeadLetter", state, "ready or delayed");
       }
       yield* db.update(table, keyOf(id), {
         set: deadFields(
@@ -864,7 +1294,7 @@ const makeQueue = <A, I>(
     db.update(table, keyOf(s.id), {
       set: {
         state: "ready",
-        gpk: shardPartition(name, s.shard),
+        gpk: s.home,
         gsk: indexSortKey(t, s.id),
         visibleAt: t,
         updatedAt: t,
@@ -876,21 +1306,17 @@ const makeQueue = <A, I>(
   const redrive: Queue<A>["redrive"] = (id) =>
     retryOnRace(Effect.gen(function* () {
       const s = yield* read(id);
+      const t = yield* now;
       if (s.state !== "dead") {
-        const t = yield* now;
-        return yield* new InvalidState({
-          queue: name,
-          messageId: id,
-          operation: "redrive",
-          state: deriveState(s.state, s.visibleAt, t),
-          expected: "dead",
-        });
+        return yield* invalidState(id, "redrive", deriveState(s.state, s.visibleAt, t), "dead");
       }
-      yield* redriveStored(s, yield* now);
+      yield* redriveStored(s, t);
     })).pipe(Effect.withSpan("DynamoMQ.redrive", { attributes: attrs }));
 
   /** Reads whole items for index entries, in the order of the entries (BatchGetItem, ≤ 100 a call). */
-  const fetchItems = (entries: ReadonlyArray<Item>): Effect.Effect<Array<Item>, DynamoDBError> =>
+  const fetchItems = (
+    entries: ReadonlyArray<Item>,
+  ): Effect.Effect<Array<StoredMessage>, DynamoDBError> =>
     Effect.gen(function* () {
       const byPk = new Map<string, Item>();
       for (let i = 0; i < entries.length; i += MAX_BATCH_GET) {
@@ -906,55 +1332,54 @@ const makeQueue = <A, I>(
       }
       return entries.flatMap((e) => {
         const item = byPk.get(e.pk as string);
-        return item === undefined ? [] : [item];
+        const s = item === undefined ? undefined : parseItem(item);
+        return s !== undefined && Either.isRight(s) ? [s.right] : [];
       });
     });
 
-  /** The index queries that hold messages in a given state, shard by shard. */
-  const stateQuery = (state: MessageState, shard: number, t: number): Query => {
-    if (state === "dead") {
-      return { index: INDEX_NAME, partition: { attribute: "gpk", value: deadPartition(name) } };
-    }
-    const partition = { attribute: "gpk", value: shardPartition(name, shard) };
+  /** The index partitions that hold messages in a state: the dead one, or every ready partition. */
+  const partitionsOf = (state: MessageState | undefined): ReadonlyArray<string> =>
+    state === "dead" ? [deadPartition(name)] : partitions;
+
+  /** The index query for one partition, narrowed to one state (all entries when undefined). */
+  const stateQuery = (state: MessageState | undefined, partition: string, t: number): Query => {
+    const base = { index: INDEX_NAME, partition: { attribute: "gpk", value: partition } };
+    if (state === undefined || state === "dead") return base;
     if (state === "ready") {
       return {
-        index: INDEX_NAME,
-        partition,
+        ...base,
         sort: { attribute: "gsk", condition: { _tag: "Compare", op: "<=", value: visibleUpTo(t) } },
       };
     }
     return {
-      index: INDEX_NAME,
-      partition,
+      ...base,
       sort: { attribute: "gsk", condition: { _tag: "Compare", op: ">", value: visibleUpTo(t) } },
       filter: eq("state", state === "inflight" ? "inflight" : "ready"),
     };
   };
-  const shardsOf = (state: MessageState) => (state === "dead" ? 1 : shards);
 
   /**
-   * Walks every index entry in one state, page by page, handing each page to `f`. Entries are
-   * keys plus the projected `state`, `sentAt`, `receives`.
+   * Walks every index entry in one state (or all), page by page, handing each page to `f`.
+   * Entries are keys plus the projected `state`, `sentAt`, `receives`.
    */
   const forEachEntryPage = <E>(
-    state: MessageState,
+    state: MessageState | undefined,
     t: number,
     f: (entries: ReadonlyArray<Item>) => Effect.Effect<void, E>,
   ): Effect.Effect<void, E | DynamoDBError> =>
-    Effect.gen(function* () {
-      for (let shard = 0; shard < shardsOf(state); shard++) {
+    Effect.forEach(partitionsOf(state), (partition) =>
+      Effect.gen(function* () {
         let startKey: Key | undefined = undefined;
         do {
           const page: QueryPage = yield* db.query(table, {
-            ...stateQuery(state, shard, t),
+            ...stateQuery(state, partition, t),
             limit: 1000,
             startKey,
           });
           startKey = page.lastKey;
           if (page.items.length > 0) yield* f(page.items);
         } while (startKey !== undefined);
-      }
-    });
+      }), { discard: true });
 
   const redriveAll: Queue<A>["redriveAll"] = (filter) =>
     Effect.gen(function* () {
@@ -962,23 +1387,17 @@ const makeQueue = <A, I>(
       let count = 0;
       yield* forEachEntryPage("dead", t, (entries) =>
         Effect.gen(function* () {
-          const items = yield* fetchItems(entries);
-          const matching = items.flatMap((item) => {
-            const s = parseItem(item);
-            if (Either.isLeft(s) || s.right.state !== "dead") return [];
-            const info = toInfo(s.right, t, decodeBody);
-            const ok =
-              (filter?.reasonTag === undefined || info.deadReason?.tag === filter.reasonTag) &&
+          const stored = (yield* fetchItems(entries)).filter((s) => s.state === "dead");
+          const infos = yield* Effect.forEach(stored, (s) => infoOf(s, t));
+          const matching = stored.filter((_, i) => {
+            const info = infos[i]!;
+            return (filter?.reasonTag === undefined || info.deadReason?.tag === filter.reasonTag) &&
               (filter?.deadBefore === undefined || info.updatedAt <= filter.deadBefore) &&
               (filter?.where === undefined || filter.where(info as MessageInfo<unknown>));
-            return ok ? [s.right] : [];
           });
           const results = yield* Effect.forEach(
             matching,
-            (s) =>
-              Effect.either(
-                Effect.catchTag(redriveStored(s, t), "ConditionFailed", (e) => Effect.fail(e)),
-              ),
+            (s) => Effect.either(redriveStored(s, t)),
             { concurrency: 16 },
           );
           for (const r of results) {
@@ -993,85 +1412,64 @@ const makeQueue = <A, I>(
   const get: Queue<A>["get"] = (id) =>
     Effect.gen(function* () {
       const item = yield* db.get(table, keyOf(id));
-      if (item === undefined) return Option.none();
-      const s = parseItem(item);
-      if (Either.isLeft(s)) return Option.none();
-      return Option.some(toInfo(s.right, yield* now, decodeBody));
+      const s = item === undefined ? undefined : parseItem(item);
+      if (s === undefined || Either.isLeft(s) || s.right.state === "done") return Option.none();
+      return Option.some(yield* infoOf(s.right, yield* now));
     }).pipe(Effect.withSpan("DynamoMQ.get", { attributes: attrs }));
 
   const list: Queue<A>["list"] = (options) =>
     Effect.gen(function* () {
       const limit = yield* integerIn("list", "limit", options.limit, 100, 1, 1000);
-      let cursor: Cursor = options.cursor === undefined
-        ? { shard: 0 }
+      const state = options.state;
+      const parts = partitionsOf(state);
+      let next: Cursor | undefined = options.cursor === undefined
+        ? { partition: 0 }
         : yield* decodeCursor(options.cursor);
       const t = yield* now;
       const entries: Array<Item> = [];
-      let next: Cursor | undefined = cursor;
       while (next !== undefined && entries.length < limit) {
-        cursor = next;
+        const cursor: Cursor = next;
+        const partition = parts[cursor.partition];
+        if (partition === undefined) break;
         const page: QueryPage = yield* db.query(table, {
-          ...stateQuery(options.state, cursor.shard, t),
+          ...stateQuery(state, partition, t),
           limit: limit - entries.length,
           startKey: cursor.key,
         });
         entries.push(...page.items);
         next = page.lastKey !== undefined
-          ? { shard: cursor.shard, key: page.lastKey }
-          : cursor.shard + 1 < shardsOf(options.state)
-          ? { shard: cursor.shard + 1 }
+          ? { partition: cursor.partition, key: page.lastKey }
+          : cursor.partition + 1 < parts.length
+          ? { partition: cursor.partition + 1 }
           : undefined;
       }
-      const items = yield* fetchItems(entries);
-      const messages = items.flatMap((item) => {
-        const s = parseItem(item);
-        if (Either.isLeft(s)) return [];
-        const info = toInfo(s.right, t, decodeBody);
-        // The index lags the table a little: keep only what is still in the state asked for.
-        return info.state === options.state ? [info] : [];
-      });
+      const infos = yield* Effect.forEach(yield* fetchItems(entries), (s) => infoOf(s, t));
+      // The index lags the table a little: keep only what is still in the state asked for.
+      const messages = infos.filter((info) => info.state === state);
       return { messages, cursor: next === undefined ? undefined : encodeCursor(next) };
     }).pipe(Effect.withSpan("DynamoMQ.list", { attributes: attrs }));
 
   const stats: Queue<A>["stats"] = Effect.gen(function* () {
     const t = yield* now;
-    let ready = 0;
-    let delayed = 0;
-    let inflight = 0;
-    let dead = 0;
+    const counts = { ready: 0, delayed: 0, inflight: 0, dead: 0 };
     let oldestSent = Infinity;
-    for (let shard = 0; shard < shards; shard++) {
-      let startKey: Key | undefined = undefined;
-      do {
-        const page: QueryPage = yield* db.query(table, {
-          index: INDEX_NAME,
-          partition: { attribute: "gpk", value: shardPartition(name, shard) },
-          limit: 1000,
-          startKey,
-        });
-        startKey = page.lastKey;
-        for (const e of page.items) {
-          const gsk = e.gsk as string;
-          if (gsk <= visibleUpTo(t)) {
-            ready++;
+    const upTo = visibleUpTo(t);
+    yield* forEachEntryPage(undefined, t, (entries) =>
+      Effect.sync(() => {
+        for (const e of entries) {
+          if ((e.gsk as string) <= upTo) {
+            counts.ready++;
             if (typeof e.sentAt === "number" && e.sentAt < oldestSent) oldestSent = e.sentAt;
-          } else if (e.state === "inflight") inflight++;
-          else delayed++;
+          } else if (e.state === "inflight") counts.inflight++;
+          else counts.delayed++;
         }
-      } while (startKey !== undefined);
-    }
+      }));
     yield* forEachEntryPage(
       "dead",
       t,
-      (entries) => Effect.sync(() => void (dead += entries.length)),
+      (entries) => Effect.sync(() => void (counts.dead += entries.length)),
     );
-    return {
-      ready,
-      delayed,
-      inflight,
-      dead,
-      oldestReadyAge: oldestSent === Infinity ? 0 : Math.max(0, t - oldestSent),
-    };
+    return { ...counts, oldestReadyAge: oldestSent === Infinity ? 0 : Math.max(0, t - oldestSent) };
   }).pipe(Effect.withSpan("DynamoMQ.stats", { attributes: attrs }));
 
   /** Deletes keys with BatchWriteItem, retrying unprocessed entries with jittered backoff. */
@@ -1087,7 +1485,7 @@ const makeQueue = <A, I>(
           for (let attempt = 0; pending.length > 0; attempt++) {
             if (attempt > 0) {
               yield* Effect.sleep(
-                Duration.millis(yield* Random.nextRange(0, Math.min(50 * 2 ** attempt, 2000))),
+                Duration.millis(yield* Random.nextRange(0, Math.min(50 * 2 ** attempt, 2_000))),
               );
             }
             const result = yield* db.batchWrite(table, pending);
@@ -1101,41 +1499,29 @@ const makeQueue = <A, I>(
     Effect.gen(function* () {
       const t = yield* now;
       const state = options?.state;
-      // Purging everything reads each shard partition and the dead partition whole and deletes
-      // in batches; purging one state reads just that state's entries.
-      const queries: ReadonlyArray<Query> = state === undefined
-        ? [
-          ...Array.from({ length: shards }, (_, shard): Query => ({
-            index: INDEX_NAME,
-            partition: { attribute: "gpk", value: shardPartition(name, shard) },
-          })),
-          stateQuery("dead", 0, t),
-        ]
-        : Array.from({ length: shardsOf(state) }, (_, shard) => stateQuery(state, shard, t));
       let count = 0;
-      for (const query of queries) {
-        let startKey: Key | undefined = undefined;
-        do {
-          const page: QueryPage = yield* db.query(table, { ...query, limit: 1000, startKey });
-          startKey = page.lastKey;
-          if (state === undefined) {
-            yield* batchDelete(page.items.map((e) => ({ pk: e.pk as string, sk: e.sk as string })));
-            count += page.items.length;
-          } else {
-            // Each delete is conditioned on the entry being unchanged, so a message that moved
-            // to another state meanwhile (received, acked) is neither deleted nor counted.
-            const deleted = yield* Effect.forEach(page.items, (e) =>
-              db.delete(table, { pk: e.pk as string, sk: e.sk as string }, {
-                condition: and(eq("gsk", e.gsk as string), eq("state", e.state as string)),
-              }).pipe(
-                Effect.as(1),
-                Effect.catchTag("ConditionFailed", () =>
-                  Effect.succeed(0)),
-              ), { concurrency: 16 });
-            count += deleted.reduce((a, b) =>
-              a + b, 0);
-          }
-        } while (startKey !== undefined);
+      // Purging everything reads each partition whole and deletes in batches of 25; purging one
+      // state deletes each listed entry on condition that it is unchanged, so a message that
+      // moved to another state meanwhile (received, acked) is neither deleted nor counted.
+      const purgePage = (entries: ReadonlyArray<Item>) =>
+        state === undefined
+          ? Effect.map(
+            batchDelete(entries.map((e) => ({ pk: e.pk as string, sk: e.sk as string }))),
+            () => {
+              count += entries.length;
+            },
+          )
+          : Effect.forEach(entries, (e) =>
+            db.delete(table, { pk: e.pk as string, sk: e.sk as string }, {
+              condition: and(eq("gsk", e.gsk as string), eq("state", e.state as string)),
+            }).pipe(
+              Effect.map(() => void count++),
+              Effect.catchTag("ConditionFailed", () =>
+                Effect.void),
+            ), { concurrency: 16, discard: true });
+      yield* forEachEntryPage(state, t, purgePage);
+      if (state === undefined) {
+        yield* forEachEntryPage("dead", t, purgePage);
       }
       return count;
     }).pipe(Effect.withSpan("DynamoMQ.purge", { attributes: attrs }));
@@ -1143,16 +1529,25 @@ const makeQueue = <A, I>(
   return {
     name,
     table,
-    visibilityTimeoutMillis,
+    visibilityTimeoutMillis: settings.visibilityTimeoutMillis,
     maxReceives,
     shards,
+    priorities,
     send,
+    sendBatch,
+    transactItem,
     receive,
     ack,
+    ackBatch: (messages) => each(messages, ack),
     nack,
+    nackBatch: (messages, options) => each(messages, (m) => nack(m, options)),
     changeVisibility,
+    changeVisibilityBatch: (messages, timeout) =>
+      each(messages, (m) => changeVisibility(m, timeout)),
     release,
     deadLetter,
+    reschedule,
+    cancel,
     delete: deleteMessage,
     moveToDeadLetter,
     redrive,

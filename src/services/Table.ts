@@ -152,6 +152,18 @@ export const create = (
         (e) => e.reason === "Unsupported",
         () => Effect.succeed("unsupported" as const),
       ),
+      // A concurrent creator may have enabled it first ("TimeToLive is already enabled").
+      Effect.catchIf(
+        (e) => e.reason === "Validation",
+        (e) =>
+          Effect.flatMap(
+            db.describeTable(table),
+            (d) =>
+              d.ttlAttribute === TTL_ATTRIBUTE
+                ? Effect.succeed("enabled" as const)
+                : Effect.fail(e),
+          ),
+      ),
     );
     return { table, created, ttl };
   }).pipe(Effect.withSpan("DynamoMQ.Table.create", { attributes: { "dynamomq.table": table } }));
