@@ -43,6 +43,8 @@ const StoredMessage = Schema.Struct({
   dedup: Schema.optional(Schema.String),
   dedupUntil: Schema.optional(Schema.Number),
   group: Schema.optional(Schema.String),
+  /** A grouped message's sequence number within its group. */
+  seq: Schema.optional(Schema.Number),
   trace: Schema.optional(Schema.String),
 });
 

@@ -88,3 +88,31 @@ export const randomShard = (shards: number): number =>
 export const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,80}$/;
 export const MESSAGE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+
+/** The sort key of a FIFO group's own item (its sequence counters and lease). */
+export const GROUP_SK = "group";
+/** Group names: the message-id characters, at most 100 (a grouped id adds 17). */
+export const GROUP_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+/** The partition of a FIFO group: its item and its messages in sequence order. */
+export const groupPk = (queue: string, group: string): string => `${queue}#g#${group}`;
+
+/** A grouped message's sort key: its fixed-width sequence number within the group. */
+export const groupMessageSk = (seq: number): string => `m#${String(seq).padStart(16, "0")}`;
+
+/** The index partition where grouped messages are listed and counted (never received from). */
+export const groupedPartition = (queue: string): string => `${queue}#grouped`;
+
+/** A grouped message's id: its sequence number and its group, so the id locates the item. */
+export const groupedId = (seq: number, group: string): string =>
+  `${String(seq).padStart(16, "0")}.${group}`;
+
+const GROUPED_ID = /^(\d{16})\.([A-Za-z0-9_.:-]{1,100})$/;
+
+/** The group and sequence number of a grouped message id, if it is one. */
+export const parseGroupedId = (
+  id: string,
+): { readonly seq: number; readonly group: string } | undefined => {
+  const m = GROUPED_ID.exec(id);
+  return m === null ? undefined : { seq: Number(m[1]), group: m[2]! };
+};

@@ -55,12 +55,19 @@ import {
 import { itemSize } from "../internal/itemSize.ts";
 import {
   deadPartition,
+  GROUP_NAME,
+  GROUP_SK,
+  groupedId,
+  groupedPartition,
+  groupMessageSk,
+  groupPk,
   INDEX_NAME,
   indexSortKey,
   leaseToken,
   MESSAGE_ID,
   MESSAGE_SK,
   messageKey,
+  parseGroupedId,
   QUEUE_NAME,
   randomShard,
   readyPartition,
@@ -77,6 +84,7 @@ import {
   type Condition,
   DynamoDB,
   eq,
+  exists,
   isIn,
   type Item,
   type Key,
@@ -171,6 +179,12 @@ export interface SendOptions {
    * @default 0
    */
   readonly priority?: number | undefined;
+  /**
+   * The FIFO message group (SQS `MessageGroupId`): messages of one group are delivered in send
+   * order, at most one at a time, and a failing one blocks only its own group until it is
+   * retried or dead-lettered. Groups are processed in parallel. Letters, digits, `_.:-`; ≤ 100.
+   */
+  readonly group?: string | undefined;
 }
 
 /**
@@ -662,7 +676,13 @@ const makeQueue = <A, I>(
   const codec = Schema.parseJson(schema);
   const encode = Schema.encode(codec);
   const formatError = (e: ParseResult.ParseError) => ParseResult.TreeFormatter.formatErrorSync(e);
-  const keyOf = (id: string) => messageKey(name, id);
+  /** The key of a live message: grouped ids locate their group's partition. */
+  const keyOf = (id: string): Key => {
+    const grouped = parseGroupedId(id);
+    return grouped === undefined
+      ? messageKey(name, id)
+      : { pk: groupPk(name, grouped.group), sk: groupMessageSk(grouped.seq) };
+  };
   const now = Clock.currentTimeMillis;
   const attrs = {
     "messaging.system": "dynamomq",
@@ -751,6 +771,8 @@ const makeQueue = <A, I>(
     /** A put that must not overwrite (an explicit id or a deduplication key). */
     readonly condition?: Condition | undefined;
     readonly deduplicated: boolean;
+    /** The FIFO group: the id, key and sequence number are assigned when it is sent. */
+    readonly group?: { readonly name: string; readonly home: string } | undefined;
   }
 
   const prepare = (
@@ -761,6 +783,30 @@ const makeQueue = <A, I>(
     Effect.gen(function* () {
       if (options?.id !== undefined && options.deduplicationId !== undefined) {
         return yield* invalid("send", "id", "give either an id or a deduplicationId, not both");
+      }
+      const group = options?.group;
+      if (group !== undefined) {
+        if (!GROUP_NAME.test(group)) {
+          return yield* invalid(
+            "send",
+            "group",
+            `1-100 characters of A-Z a-z 0-9 _ . : -, got "${group}"`,
+          );
+        }
+        if (options?.id !== undefined || options?.deduplicationId !== undefined) {
+          return yield* invalid(
+            "send",
+            "group",
+            "a grouped message's id is its place in the group: it takes no id or deduplicationId",
+          );
+        }
+      }
+      if (options?.id !== undefined && parseGroupedId(options.id) !== undefined) {
+        return yield* invalid(
+          "send",
+          "id",
+          `"${options.id}" has the form reserved for grouped messages`,
+        );
       }
       if (options?.id !== undefined && !MESSAGE_ID.test(options.id)) {
         return yield* invalid(
@@ -787,13 +833,17 @@ const makeQueue = <A, I>(
         ? yield* timeOf("send", options.at)
         : t + (yield* durationMillis("send", "delay", options?.delay, Duration.zero));
       const json = yield* encode(body);
-      const dedup = options?.deduplicationId ??
+      const dedup = group !== undefined ? undefined : options?.deduplicationId ??
         (settings.contentBasedDeduplication ? yield* sha256Hex(json) : undefined);
       // A deduplicated message's id is derived from its key, so a resend addresses the same item.
-      const id = options?.id ??
+      // A grouped one gets its id from its sequence number when sent; sequence 0 stands in here,
+      // so the item already has its final size.
+      const id = group !== undefined ? groupedId(0, group) : options?.id ??
         (dedup === undefined ? sortableId(t) : `d-${(yield* sha256Hex(dedup)).slice(0, 40)}`);
       const compress = json.length > settings.compressAbove;
-      const home = readyPartition(name, priority, randomShard(shards));
+      const home = group !== undefined
+        ? groupedPartition(name)
+        : readyPartition(name, priority, randomShard(shards));
       const trace = yield* currentTraceParent;
       const item: Record<string, Item[string]> = {
         ...keyOf(id),
@@ -813,6 +863,9 @@ const makeQueue = <A, I>(
         payload: compress ? yield* gzip(json) : json,
       };
       if (trace !== undefined) item.trace = trace;
+      if (group !== undefined) {
+        Object.assign(item, { pk: groupPk(name, group), sk: groupMessageSk(0), group, seq: 0 });
+      }
       if (dedup !== undefined) {
         const until = t + settings.deduplicationWindowMillis;
         // No TTL on the live message: DynamoDB's TTL would delete it, still queued, once the
@@ -830,12 +883,23 @@ const makeQueue = <A, I>(
         : options?.id !== undefined
         ? notExists("pk")
         : undefined;
-      return { id, visibleAt, item, condition, deduplicated: dedup !== undefined };
+      return {
+        id,
+        visibleAt,
+        item,
+        condition,
+        deduplicated: dedup !== undefined,
+        group: group === undefined
+          ? undefined
+          : { name: group, home: readyPartition(name, priority, randomShard(shards)) },
+      };
     });
 
   /** Writes one prepared message with its condition; a deduplicated resend reports the original. */
   const putPrepared = (p: Prepared): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> =>
-    db.put(table, p.item, { condition: p.condition ?? notExists("pk") }).pipe(
+    p.group !== undefined ? putGrouped(p, p.group.name, p.group.home) : db.put(table, p.item, {
+      condition: p.condition ?? notExists("pk"),
+    }).pipe(
       Effect.as<SendResult>({ id: p.id, visibleAt: p.visibleAt, duplicate: false }),
       Effect.catchTag(
         "ConditionFailed",
@@ -914,24 +978,25 @@ const makeQueue = <A, I>(
       const t = yield* now;
       const prepared = yield* Effect.forEach(entries, (e) =>
         Effect.either(prepare(e.body, e.options, t)));
+      // Generated ids cannot collide, so those entries need no condition and can be batched.
+      const isPlain = (p: Prepared) =>
+        p.condition === undefined && p.group === undefined;
       const plain = prepared.flatMap((
         p,
-      ) => (Either.isRight(p) && p.right.condition === undefined ? [p.right] : []));
+      ) => (Either.isRight(p) && isPlain(p.right) ? [p.right] : []));
       const chunks = Chunk.toReadonlyArray(
         Chunk.chunksOf(Chunk.fromIterable(plain), MAX_BATCH_WRITE),
       ).map(
         Chunk.toReadonlyArray,
       );
       const batched = (yield* Effect.forEach(chunks, batchPut, { concurrency: 4 })).flat();
-      const byId = new Map(plain.map((p, i) =>
-        [p.id, batched[i]!] as const
-      ));
+      const byId = new Map(plain.map((p, i) => [p.id, batched[i]!] as const));
       return yield* Effect.forEach(
         prepared,
         (p): Effect.Effect<Either.Either<SendResult, SendError>> => {
           if (Either.isLeft(p)) return Effect.succeed(Either.left(p.left));
           const done = byId.get(p.right.id);
-          return done !== undefined && p.right.condition === undefined
+          return done !== undefined && isPlain(p.right)
             ? Effect.succeed(done)
             : Effect.either(putPrepared(p.right));
         },
@@ -940,7 +1005,15 @@ const makeQueue = <A, I>(
     }).pipe(Effect.withSpan("DynamoMQ.sendBatch", { kind: "producer", attributes: attrs }));
 
   const transactItem: Queue<A>["transactItem"] = (body, options) =>
-    Effect.flatMap(now, (t) => prepare(body, options, t)).pipe(
+    Effect.flatMap(
+      now,
+      (t) =>
+        options?.group !== undefined
+          ? Effect.fail(
+            invalid("transactItem", "group", "grouped messages are sent in three writes, not one"),
+          )
+          : prepare(body, options, t),
+    ).pipe(
       Effect.map((p) => ({
         id: p.id,
         visibleAt: p.visibleAt,
@@ -953,63 +1026,209 @@ const makeQueue = <A, I>(
       })),
     );
 
-  // --- receive ---------------------------------------------------------------------------------
+  // --- FIFO message groups ---------------------------------------------------------------------
+  //
+  // A group's messages live in the group's own partition (`<queue>#g#<group>`, sort key = a
+  // fixed-width sequence number), so a strongly consistent query returns the group's head in
+  // order. The group item in that partition — not its messages — sits in the ready index; it
+  // carries the sequence counters `next` (allocated) and `written` (put), and the group's lease.
+  // Claiming the group claims its head, so at most one message of a group is in flight. The
+  // protocol and its crash cases are described in docs/design.md.
 
-  /** The outcome of trying to claim one index entry. */
-  type ClaimOutcome =
-    | { readonly _tag: "Claimed"; readonly message: ReceivedMessage<A> }
-    | { readonly _tag: "DeadLettered"; readonly error: MaxReceivesExceeded | UndecodableMessage }
-    | { readonly _tag: "Lost" };
-  const lost: ClaimOutcome = { _tag: "Lost" };
+  /** How soon a group whose next message was allocated but not yet written is looked at again. */
+  const GROUP_GAP_RETRY = 1_000;
+  /** After this long, an allocated sequence number that was never written is given up on. */
+  const GROUP_GAP_ABANDON = 5 * 60_000;
+
+  const groupKey = (group: string): Key => ({ pk: groupPk(name, group), sk: GROUP_SK });
+  /** A write without a condition cannot fail one. */
+  const unconditional = <X>(write: Effect.Effect<X, ConditionFailed | DynamoDBError>) =>
+    Effect.catchTag(write, "ConditionFailed", (e) => Effect.die(e));
+  const ignoreLost = <X>(write: Effect.Effect<X, ConditionFailed | DynamoDBError>) =>
+    Effect.catchTag(Effect.asVoid(write), "ConditionFailed", () => Effect.void);
+  const groupEntryId = (group: string) => `g.${group}`;
 
   /**
-   * Claims one candidate read from the index: a single conditional update, conditioned on the
-   * index key and receive count just read (they change on every claim, so they act as the
-   * version). A lost race is not an error: the caller moves on to the next candidate.
+   * Takes the group's next sequence number. A group that is not in the ready index is put there
+   * in the same write: if the sender then crashes before its message is written, consumers find
+   * the gap and wait for it, rather than never looking at the group again.
    */
-  const claim = (
-    candidate: Item,
-    t: number,
-    visibility: number,
-  ): Effect.Effect<ClaimOutcome, DynamoDBError> => {
-    const pk = candidate.pk as string;
-    const id = pk.slice(name.length + 1);
-    const key = { pk, sk: MESSAGE_SK };
-    const receives = typeof candidate.receives === "number" ? candidate.receives : 0;
-    const version = and(
-      eq("gpk", candidate.gpk as string),
-      eq("gsk", candidate.gsk as string),
-      // An item this library did not write may lack `receives`; it is claimed, then quarantined.
-      typeof candidate.receives === "number" ? eq("receives", receives) : notExists("receives"),
+  const allocate = (group: string, home: string, t: number): Effect.Effect<number, DynamoDBError> =>
+    db.update(table, groupKey(group), {
+      set: {
+        queue: name,
+        group,
+        state: "group",
+        home,
+        gpk: home,
+        gsk: indexSortKey(t, groupEntryId(group)),
+        receives: 0,
+        sentAt: t,
+        updatedAt: t,
+      },
+      add: { next: 1, written: 0 },
+    }, { condition: notExists("gpk") }).pipe(
+      Effect.catchTag(
+        "ConditionFailed",
+        () => unconditional(db.update(table, groupKey(group), { add: { next: 1, written: 0 } })),
+      ),
+      Effect.map((item) => (item.next as number) - 1),
     );
-    if (receives >= maxReceives) {
-      const error = new MaxReceivesExceeded({ queue: name, messageId: id, receives, maxReceives });
-      return db.update(table, key, {
-        set: deadFields(t, id, { tag: error._tag, message: error.message }),
-        remove: ["lease"],
-      }, { condition: version }).pipe(
-        Effect.as<ClaimOutcome>({ _tag: "DeadLettered", error }),
-        Effect.catchTag("ConditionFailed", () => Effect.succeed(lost)),
-      );
-    }
-    const lease = leaseToken();
-    const visibleAt = t + visibility;
-    return db.update(table, key, {
-      set: { state: "inflight", lease, gsk: indexSortKey(visibleAt, id), visibleAt, updatedAt: t },
-      add: { receives: 1 },
-    }, { condition: version }).pipe(
-      Effect.flatMap((item) => deliver(item, id, lease, t)),
-      Effect.catchTag("ConditionFailed", () => Effect.succeed(lost)),
-    );
-  };
 
-  /** Turns a claimed item into a message, or dead-letters it (under the new lease) if it does not decode. */
-  const deliver = (
+  const putGrouped = (
+    p: Prepared,
+    group: string,
+    home: string,
+  ): Effect.Effect<SendResult, DynamoDBError> =>
+    Effect.gen(function* () {
+      const sentAt = p.item.sentAt as number;
+      const seq = yield* allocate(group, home, sentAt);
+      const id = groupedId(seq, group);
+      const item = {
+        ...p.item,
+        sk: groupMessageSk(seq),
+        id,
+        seq,
+        gsk: indexSortKey(p.visibleAt, id),
+      };
+      const written = yield* db.put(table, item, { condition: notExists("pk") }).pipe(
+        Effect.as(true),
+        // A sequence number is handed out once; only a group item deleted and re-created (its
+        // counters restarted) can hand one out again. Then take the next one.
+        Effect.catchTag("ConditionFailed", () => Effect.succeed(false)),
+      );
+      // Count the sequence number as written either way, so consumers do not wait for it.
+      yield* unconditional(db.update(table, groupKey(group), { add: { written: 1 } }));
+      if (!written) return yield* putGrouped(p, group, home);
+      return { id, visibleAt: p.visibleAt, duplicate: false };
+    });
+
+  /** The group's first message, read strongly consistently. */
+  const headOf = (group: string): Effect.Effect<Item | undefined, DynamoDBError> =>
+    Effect.map(
+      db.query(table, {
+        partition: { attribute: "pk", value: groupPk(name, group) },
+        sort: { attribute: "sk", condition: { _tag: "BeginsWith", prefix: "m#" } },
+        limit: 1,
+        consistent: true,
+      }),
+      (page) => page.items[0],
+    );
+
+  /** Puts a group back in the ready index now, unless a consumer holds it (it will see the change). */
+  const wakeGroup = (
+    group: string,
+    priority: number,
+    t: number,
+  ): Effect.Effect<void, DynamoDBError> =>
+    Effect.flatMap(db.get(table, groupKey(group)), (g) => {
+      const home = typeof g?.home === "string"
+        ? g.home
+        : readyPartition(name, priority, randomShard(shards));
+      return db.update(table, groupKey(group), {
+        set: {
+          queue: name,
+          group,
+          state: "group",
+          home,
+          gpk: home,
+          gsk: indexSortKey(t, groupEntryId(group)),
+          receives: 0,
+          updatedAt: t,
+        },
+        add: { next: 0, written: 0 },
+      }, { condition: notExists("lease") }).pipe(
+        Effect.catchTag("ConditionFailed", () => Effect.void),
+      );
+    });
+
+  /**
+   * Hands a group back after its head was settled: visible when its new head is due; out of the
+   * index when it is empty and nothing is being sent to it (conditioned on both counters, so a
+   * message sent meanwhile is never stranded); looked at again soon when a sender has taken a
+   * sequence number but not written it yet.
+   */
+  const settleGroup = (group: string, lease: string): Effect.Effect<void, DynamoDBError> =>
+    Effect.gen(function* () {
+      const held = eq("lease", lease);
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const t = yield* now;
+        const g = yield* db.get(table, groupKey(group));
+        if (g === undefined || g.lease !== lease) return;
+        const head = yield* headOf(group);
+        if (head !== undefined) {
+          const due = head.state === "inflight" ? t : Math.max(t, head.visibleAt as number);
+          return yield* ignoreLost(db.update(table, groupKey(group), {
+            set: { gsk: indexSortKey(due, groupEntryId(group)), updatedAt: t },
+            remove: ["lease", "gapSince"],
+          }, { condition: held }));
+        }
+        const next = (g.next as number | undefined) ?? 0;
+        const written = (g.written as number | undefined) ?? 0;
+        const gapSince = g.gapSince as number | undefined;
+        if (written >= next || (gapSince !== undefined && t - gapSince >= GROUP_GAP_ABANDON)) {
+          const released = yield* Effect.either(db.update(table, groupKey(group), {
+            set: { written: next, updatedAt: t },
+            remove: ["gpk", "gsk", "lease", "gapSince"],
+          }, { condition: and(held, eq("next", next), eq("written", written)) }));
+          if (Either.isRight(released)) return;
+          if (released.left._tag === "DynamoDBError") return yield* released.left;
+          continue; // a sender moved a counter meanwhile: look again
+        }
+        return yield* ignoreLost(db.update(table, groupKey(group), {
+          set: {
+            gsk: indexSortKey(t + GROUP_GAP_RETRY, groupEntryId(group)),
+            gapSince: gapSince ?? t,
+            updatedAt: t,
+          },
+          remove: ["lease"],
+        }, { condition: held }));
+      }
+    });
+
+  /**
+   * Moves a grouped message to the dead-letter queue: a dead copy under the message's own key
+   * first, then the delete from the group (conditioned as given). A crash in between leaves the
+   * copy and the original; the next attempt finds the copy already there and only deletes.
+   */
+  const deadLetterGrouped = (
+    item: Item,
+    reason: FailureInfo,
+    condition: Condition,
+    t: number,
+  ): Effect.Effect<void, ConditionFailed | DynamoDBError> =>
+    Effect.gen(function* () {
+      const id = item.id as string;
+      const { lease: _lease, ...rest } = item;
+      const copy = { ...rest, ...messageKey(name, id), ...deadFields(t, id, reason) };
+      const copied = yield* db.put(table, copy, { condition: notExists("pk") }).pipe(
+        Effect.as(true),
+        Effect.catchTag("ConditionFailed", () => Effect.succeed(false)),
+      );
+      yield* db.delete(table, { pk: item.pk as string, sk: item.sk as string }, { condition }).pipe(
+        Effect.tapError((e) =>
+          copied && e._tag === "ConditionFailed"
+            ? Effect.ignore(db.delete(table, messageKey(name, id)))
+            : Effect.void
+        ),
+      );
+    });
+
+  // --- receive ---------------------------------------------------------------------------------
+
+  /** What one claim of an index entry yields. */
+  interface Claimed {
+    readonly message?: ReceivedMessage<A> | undefined;
+    readonly deadLettered: ReadonlyArray<MaxReceivesExceeded | UndecodableMessage>;
+  }
+  const lost: Claimed = { deadLettered: [] };
+
+  /** Decodes a claimed item into a message, or explains why it cannot be delivered. */
+  const decodeClaimed = (
     item: Item,
     id: string,
     lease: string,
-    t: number,
-  ): Effect.Effect<ClaimOutcome, ConditionFailed | DynamoDBError> =>
+  ): Effect.Effect<Either.Either<ReceivedMessage<A>, UndecodableMessage>> =>
     Effect.gen(function* () {
       const stored = parseItem(item);
       const body = Either.isRight(stored) ? yield* bodyOf(stored.right) : Either.left({
@@ -1018,15 +1237,10 @@ const makeQueue = <A, I>(
       });
       if (Either.isLeft(body) || Either.isLeft(stored)) {
         const problem = Either.isLeft(body) ? body.left : { detail: "", cause: undefined };
-        const error = new UndecodableMessage({ queue: name, messageId: id, ...problem });
-        yield* db.update(table, keyOf(id), {
-          set: deadFields(t, id, { tag: error._tag, message: problem.detail }),
-          remove: ["lease"],
-        }, { condition: eq("lease", lease) });
-        return { _tag: "DeadLettered", error } satisfies ClaimOutcome;
+        return Either.left(new UndecodableMessage({ queue: name, messageId: id, ...problem }));
       }
       const s = stored.right;
-      const message: ReceivedMessage<A> = {
+      return Either.right({
         queue: name,
         id,
         body: body.right,
@@ -1041,8 +1255,138 @@ const makeQueue = <A, I>(
           : undefined,
         group: s.group,
         traceParent: s.trace,
-      };
-      return { _tag: "Claimed", message } satisfies ClaimOutcome;
+      });
+    });
+
+  /**
+   * Claims one candidate read from the index: a single conditional update, conditioned on the
+   * index key and receive count just read (they change on every claim, so they act as the
+   * version). A lost race is not an error: the caller moves on to the next candidate.
+   */
+  const claim = (
+    candidate: Item,
+    t: number,
+    visibility: number,
+  ): Effect.Effect<Claimed, DynamoDBError> => {
+    const pk = candidate.pk as string;
+    const receives = typeof candidate.receives === "number" ? candidate.receives : 0;
+    const version = and(
+      eq("gpk", candidate.gpk as string),
+      eq("gsk", candidate.gsk as string),
+      // An item this library did not write may lack `receives`; it is claimed, then quarantined.
+      typeof candidate.receives === "number" ? eq("receives", receives) : notExists("receives"),
+    );
+    if (candidate.state === "group") {
+      return claimGroup(pk.slice(groupPk(name, "").length), version, t, visibility);
+    }
+    const id = pk.slice(name.length + 1);
+    const key = { pk, sk: MESSAGE_SK };
+    if (receives >= maxReceives) {
+      const error = new MaxReceivesExceeded({ queue: name, messageId: id, receives, maxReceives });
+      return db.update(table, key, {
+        set: deadFields(t, id, { tag: error._tag, message: error.message }),
+        remove: ["lease"],
+      }, { condition: version }).pipe(
+        Effect.as<Claimed>({ deadLettered: [error] }),
+        Effect.catchTag("ConditionFailed", () => Effect.succeed(lost)),
+      );
+    }
+    const lease = leaseToken();
+    const visibleAt = t + visibility;
+    return db.update(table, key, {
+      set: { state: "inflight", lease, gsk: indexSortKey(visibleAt, id), visibleAt, updatedAt: t },
+      add: { receives: 1 },
+    }, { condition: version }).pipe(
+      Effect.flatMap((item) =>
+        Effect.flatMap(
+          decodeClaimed(item, id, lease),
+          Either.match({
+            onRight: (message): Effect.Effect<Claimed, ConditionFailed | DynamoDBError> =>
+              Effect.succeed({ message, deadLettered: [] }),
+            // Quarantined under the new lease, so a poison item never reaches a handler.
+            onLeft: (error) =>
+              db.update(table, key, {
+                set: deadFields(t, id, { tag: error._tag, message: error.detail }),
+                remove: ["lease"],
+              }, { condition: eq("lease", lease) }).pipe(Effect.as({ deadLettered: [error] })),
+          }),
+        )
+      ),
+      Effect.catchTag("ConditionFailed", () => Effect.succeed(lost)),
+    );
+  };
+
+  /**
+   * Claims a group (one conditional update of its item), then its head under the same lease.
+   * Heads at `maxReceives` or that do not decode are dead-lettered on the way; a head that is
+   * not due yet, or an empty group, hands the group back.
+   */
+  const claimGroup = (
+    group: string,
+    version: Condition,
+    t: number,
+    visibility: number,
+  ): Effect.Effect<Claimed, DynamoDBError> =>
+    Effect.gen(function* () {
+      const lease = leaseToken();
+      const until = t + visibility;
+      const claimed = yield* Effect.either(db.update(table, groupKey(group), {
+        set: { lease, gsk: indexSortKey(until, groupEntryId(group)), updatedAt: t },
+      }, { condition: version }));
+      if (Either.isLeft(claimed)) {
+        return claimed.left._tag === "ConditionFailed" ? lost : yield* claimed.left;
+      }
+      const deadLettered: Array<MaxReceivesExceeded | UndecodableMessage> = [];
+      const dead = (head: Item, error: MaxReceivesExceeded | UndecodableMessage, reason: string) =>
+        deadLetterGrouped(
+          head,
+          { tag: error._tag, message: reason },
+          eq("receives", head.receives as number),
+          t,
+        )
+          .pipe(
+            Effect.tap(() => void deadLettered.push(error)),
+            Effect.catchTag("ConditionFailed", () => Effect.void),
+          );
+      for (let i = 0; i < 10; i++) {
+        const head = yield* headOf(group);
+        if (
+          head === undefined || (head.state !== "inflight" && (head.visibleAt as number) > t)
+        ) break;
+        const id = head.id as string;
+        const receives = typeof head.receives === "number" ? head.receives : 0;
+        if (receives >= maxReceives) {
+          const error = new MaxReceivesExceeded({
+            queue: name,
+            messageId: id,
+            receives,
+            maxReceives,
+          });
+          yield* dead(head, error, error.message);
+          continue;
+        }
+        const taken = yield* Effect.either(
+          db.update(table, { pk: head.pk as string, sk: head.sk as string }, {
+            set: {
+              state: "inflight",
+              lease,
+              gsk: indexSortKey(until, id),
+              visibleAt: until,
+              updatedAt: t,
+            },
+            add: { receives: 1 },
+          }, { condition: and(exists("pk"), eq("receives", receives)) }),
+        );
+        if (Either.isLeft(taken)) {
+          if (taken.left._tag === "DynamoDBError") return yield* taken.left;
+          continue; // changed meanwhile (an admin operation): read the head again
+        }
+        const decoded = yield* decodeClaimed(taken.right, id, lease);
+        if (Either.isRight(decoded)) return { message: decoded.right, deadLettered };
+        yield* dead(taken.right, decoded.left, decoded.left.detail);
+      }
+      yield* settleGroup(group, lease);
+      return { deadLettered };
     });
 
   const receive: Queue<A>["receive"] = (options) =>
@@ -1089,11 +1433,10 @@ const makeQueue = <A, I>(
             const outcomes = yield* Effect.forEach(wave, (c) =>
               claim(c, t, visibility), { concurrency: "unbounded" });
             for (const o of outcomes) {
-              if (o._tag === "Claimed") {
+              if (o.message !== undefined) {
                 messages.push(o.message);
-              } else if (o._tag === "DeadLettered") {
-                deadLettered.push(o.error);
               }
+              deadLettered.push(...o.deadLettered);
             }
           }
           startKey = page.lastKey;
@@ -1110,6 +1453,21 @@ const makeQueue = <A, I>(
 
   // --- settle ----------------------------------------------------------------------------------
 
+  /**
+   * After a grouped message was settled, hands its group back. A failure here only delays the
+   * group until its lease runs out, so it is logged rather than failing the settle that worked.
+   */
+  const afterSettle = (message: ReceivedMessage<A>): Effect.Effect<void> =>
+    message.group === undefined ? Effect.void : settleGroup(message.group, message.lease).pipe(
+      Effect.catchAll((e) =>
+        Effect.logWarning(
+          "could not hand the group back; it becomes receivable when its lease ends",
+        ).pipe(
+          Effect.annotateLogs({ queue: name, group: message.group, error: e.message }),
+        )
+      ),
+    );
+
   const ack: Queue<A>["ack"] = (message) =>
     Effect.flatMap(now, (t) => {
       const until = message.deduplication?.until;
@@ -1122,7 +1480,10 @@ const makeQueue = <A, I>(
         }, { condition: leaseHeld(message) })
         : db.delete(table, keyOf(message.id), { condition: leaseHeld(message) });
       return fenced(message, "ack", write);
-    }).pipe(Effect.asVoid, Effect.withSpan("DynamoMQ.ack", { attributes: attrs }));
+    }).pipe(
+      Effect.zipRight(afterSettle(message)),
+      Effect.withSpan("DynamoMQ.ack", { attributes: attrs }),
+    );
 
   const nack: Queue<A>["nack"] = (message, options) =>
     Effect.gen(function* () {
@@ -1148,6 +1509,8 @@ const makeQueue = <A, I>(
           remove: ["lease"],
         }, { condition: leaseHeld(message) }),
       );
+      // A grouped message stays its group's head: the group waits for it (strict order).
+      yield* afterSettle(message);
     }).pipe(Effect.withSpan("DynamoMQ.nack", { attributes: attrs }));
 
   const changeVisibility: Queue<A>["changeVisibility"] = (message, timeout) =>
@@ -1162,6 +1525,16 @@ const makeQueue = <A, I>(
           set: { gsk: indexSortKey(visibleAt, message.id), visibleAt, updatedAt: t },
         }, { condition: leaseHeld(message) }),
       );
+      if (message.group !== undefined) {
+        // The group's lease is the one other consumers respect: it moves with the message's.
+        yield* fenced(
+          message,
+          "changeVisibility",
+          db.update(table, groupKey(message.group), {
+            set: { gsk: indexSortKey(visibleAt, groupEntryId(message.group)), updatedAt: t },
+          }, { condition: eq("lease", message.lease) }),
+        );
+      }
       return visibleAt;
     }).pipe(Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs }));
 
@@ -1175,23 +1548,43 @@ const makeQueue = <A, I>(
           add: { receives: -1 },
           remove: ["lease"],
         }, { condition: leaseHeld(message) }),
-      )).pipe(Effect.asVoid, Effect.withSpan("DynamoMQ.release", { attributes: attrs }));
+      )).pipe(
+        Effect.zipRight(afterSettle(message)),
+        Effect.withSpan("DynamoMQ.release", { attributes: attrs }),
+      );
 
   const deadLetter: Queue<A>["deadLetter"] = (message, reason) =>
-    Effect.flatMap(now, (t) =>
-      fenced(
+    Effect.gen(function* () {
+      const t = yield* now;
+      const attempts = attemptsItem(
+        appendAttempt(message.attempts, { at: t, receive: message.receives, ...reason }),
+      );
+      if (message.group === undefined) {
+        yield* fenced(
+          message,
+          "deadLetter",
+          db.update(table, keyOf(message.id), {
+            set: { ...deadFields(t, message.id, reason), attempts },
+            remove: ["lease"],
+          }, { condition: leaseHeld(message) }),
+        );
+        return;
+      }
+      const head = yield* db.get(table, keyOf(message.id));
+      if (head === undefined) {
+        return yield* new LeaseLost({
+          queue: name,
+          messageId: message.id,
+          operation: "deadLetter",
+        });
+      }
+      yield* fenced(
         message,
         "deadLetter",
-        db.update(table, keyOf(message.id), {
-          set: {
-            ...deadFields(t, message.id, reason),
-            attempts: attemptsItem(
-              appendAttempt(message.attempts, { at: t, receive: message.receives, ...reason }),
-            ),
-          },
-          remove: ["lease"],
-        }, { condition: leaseHeld(message) }),
-      )).pipe(Effect.asVoid, Effect.withSpan("DynamoMQ.deadLetter", { attributes: attrs }));
+        deadLetterGrouped({ ...head, attempts }, reason, leaseHeld(message), t),
+      );
+      yield* afterSettle(message);
+    }).pipe(Effect.withSpan("DynamoMQ.deadLetter", { attributes: attrs }));
 
   /** Runs one settle per message in parallel (each its own conditional write); a result per message. */
   const each = <X, E>(
@@ -1204,13 +1597,32 @@ const makeQueue = <A, I>(
 
   const notFound = (id: string) => new MessageNotFound({ queue: name, messageId: id });
 
-  /** Reads a message item, failing with `MessageNotFound` when absent, a tombstone, or not a message. */
-  const read = (id: string): Effect.Effect<StoredMessage, MessageNotFound | DynamoDBError> =>
-    Effect.flatMap(db.get(table, keyOf(id)), (item) => {
-      const stored = item === undefined ? undefined : parseItem(item);
-      return stored !== undefined && Either.isRight(stored) && stored.right.state !== "done"
-        ? Effect.succeed(stored.right)
-        : Effect.fail(notFound(id));
+  /** A message item found by id: where it is, as stored, and decoded. */
+  interface Located {
+    readonly key: Key;
+    readonly item: Item;
+    readonly s: StoredMessage;
+  }
+
+  /**
+   * Finds a message by id, failing with `MessageNotFound` when absent, a tombstone, or not a
+   * message. A grouped message lives in its group's partition, or under its own key once dead.
+   */
+  const locate = (id: string): Effect.Effect<Located, MessageNotFound | DynamoDBError> =>
+    Effect.gen(function* () {
+      const keys = parseGroupedId(id) === undefined
+        ? [keyOf(id)]
+        : [keyOf(id), messageKey(name, id)];
+      for (const key of keys) {
+        const item = yield* db.get(table, key);
+        const s = item === undefined ? undefined : parseItem(item);
+        if (
+          item !== undefined && s !== undefined && Either.isRight(s) && s.right.state !== "done"
+        ) {
+          return { key, item, s: s.right };
+        }
+      }
+      return yield* notFound(id);
     });
 
   /** Conditioned on the item not having changed since it was read. */
@@ -1233,92 +1645,127 @@ const makeQueue = <A, I>(
   const invalidState = (id: string, operation: string, state: MessageState, expected: string) =>
     new InvalidState({ queue: name, messageId: id, operation, state, expected });
 
-  /** Reads a message that must be pending (ready or delayed), for reschedule and cancel. */
-  const readPending = (id: string, operation: string) =>
+  /** A grouped message changed by an admin may now be its group's head: let a consumer look. */
+  const wakeIfGrouped = (s: StoredMessage, t: number): Effect.Effect<void, DynamoDBError> =>
+    s.group === undefined ? Effect.void : wakeGroup(s.group, s.priority, t);
+
+  /** Finds a message that must be pending (ready or delayed), for reschedule and cancel. */
+  const locatePending = (id: string, operation: string) =>
     Effect.gen(function* () {
-      const s = yield* read(id);
+      const found = yield* locate(id);
       const t = yield* now;
-      const state = deriveState(s.state, s.visibleAt, t);
-      if (s.state !== "ready") return yield* invalidState(id, operation, state, "ready or delayed");
-      return { s, t };
+      const state = deriveState(found.s.state, found.s.visibleAt, t);
+      if (found.s.state !== "ready") {
+        return yield* invalidState(id, operation, state, "ready or delayed");
+      }
+      return { ...found, t };
     });
 
   const reschedule: Queue<A>["reschedule"] = (id, when) =>
     retryOnRace(Effect.gen(function* () {
-      const { s, t } = yield* readPending(id, "reschedule");
+      const { key, s, t } = yield* locatePending(id, "reschedule");
       const visibleAt = "at" in when
         ? yield* timeOf("reschedule", when.at)
         : t + (yield* durationMillis("reschedule", "delay", when.delay, Duration.zero));
-      yield* db.update(table, keyOf(id), {
+      yield* db.update(table, key, {
         set: { gsk: indexSortKey(visibleAt, id), visibleAt, updatedAt: t },
       }, { condition: unchanged(s) });
+      yield* wakeIfGrouped(s, t);
       return visibleAt;
     })).pipe(Effect.withSpan("DynamoMQ.reschedule", { attributes: attrs }));
 
   const cancel: Queue<A>["cancel"] = (id) =>
     retryOnRace(Effect.gen(function* () {
-      const { s } = yield* readPending(id, "cancel");
-      yield* db.delete(table, keyOf(id), { condition: unchanged(s) });
+      const { key, s, t } = yield* locatePending(id, "cancel");
+      yield* db.delete(table, key, { condition: unchanged(s) });
+      yield* wakeIfGrouped(s, t);
     })).pipe(Effect.withSpan("DynamoMQ.cancel", { attributes: attrs }));
 
   const deleteMessage: Queue<A>["delete"] = (id) =>
-    db.delete(table, keyOf(id), { condition: isIn("state", ["ready", "inflight", "dead"]) }).pipe(
-      Effect.catchTag("ConditionFailed", () => Effect.fail(notFound(id))),
-      Effect.asVoid,
-      Effect.withSpan("DynamoMQ.delete", { attributes: attrs }),
-    );
+    Effect.gen(function* () {
+      const { key, s } = yield* locate(id);
+      yield* db.delete(table, key, { condition: isIn("state", ["ready", "inflight", "dead"]) })
+        .pipe(
+          Effect.catchTag("ConditionFailed", () => Effect.fail(notFound(id))),
+        );
+      yield* wakeIfGrouped(s, yield* now);
+    }).pipe(Effect.withSpan("DynamoMQ.delete", { attributes: attrs }));
 
   const moveToDeadLetter: Queue<A>["moveToDeadLetter"] = (id, reason) =>
     retryOnRace(Effect.gen(function* () {
-      const s = yield* read(id);
+      const { key, item, s } = yield* locate(id);
       if (s.state === "dead") return;
       const t = yield* now;
       const state = deriveState(s.state, s.visibleAt, t);
       if (state === "inflight") {
         return yield* invalidState(id, "moveToDeadLetter", state, "ready or delayed");
       }
-      yield* db.update(table, keyOf(id), {
-        set: deadFields(
-          t,
-          id,
-          reason ?? { tag: "Manual", message: "moved to the dead-letter queue" },
-        ),
-        remove: ["lease"],
-      }, { condition: unchanged(s) });
+      const why = reason ?? { tag: "Manual", message: "moved to the dead-letter queue" };
+      if (s.group !== undefined) {
+        yield* deadLetterGrouped(item, why, unchanged(s), t);
+        return yield* wakeIfGrouped(s, t);
+      }
+      yield* db.update(table, key, { set: deadFields(t, id, why), remove: ["lease"] }, {
+        condition: unchanged(s),
+      });
     })).pipe(Effect.withSpan("DynamoMQ.moveToDeadLetter", { attributes: attrs }));
 
-  const redriveStored = (
-    s: StoredMessage,
+  /**
+   * Moves a dead message back to ready with its receive count reset. A grouped one returns to
+   * its place in its group (its sequence number): put back first, then its dead copy removed.
+   */
+  const redriveLocated = (
+    { item, s }: Located,
     t: number,
   ): Effect.Effect<void, ConditionFailed | DynamoDBError> =>
-    db.update(table, keyOf(s.id), {
-      set: {
+    Effect.gen(function* () {
+      const ready = {
         state: "ready",
-        gpk: s.home,
         gsk: indexSortKey(t, s.id),
         visibleAt: t,
         updatedAt: t,
         receives: 0,
-      },
-      remove: ["deadReason", "lease"],
-    }, { condition: unchanged(s) }).pipe(Effect.asVoid);
+      };
+      if (s.group === undefined || s.seq === undefined) {
+        return yield* db.update(table, messageKey(name, s.id), {
+          set: { ...ready, gpk: s.home },
+          remove: ["deadReason", "lease"],
+        }, { condition: unchanged(s) });
+      }
+      const { deadReason: _reason, lease: _lease, ...rest } = item;
+      yield* db.put(table, {
+        ...rest,
+        ...ready,
+        pk: groupPk(name, s.group),
+        sk: groupMessageSk(s.seq),
+        gpk: groupedPartition(name),
+      }, { condition: notExists("pk") }).pipe(
+        Effect.catchTag("ConditionFailed", () => Effect.void),
+      );
+      yield* db.delete(table, messageKey(name, s.id), { condition: unchanged(s) });
+      yield* wakeGroup(s.group, s.priority, t);
+    }).pipe(Effect.asVoid);
 
   const redrive: Queue<A>["redrive"] = (id) =>
     retryOnRace(Effect.gen(function* () {
-      const s = yield* read(id);
+      const found = yield* locate(id);
       const t = yield* now;
-      if (s.state !== "dead") {
-        return yield* invalidState(id, "redrive", deriveState(s.state, s.visibleAt, t), "dead");
+      if (found.s.state !== "dead") {
+        return yield* invalidState(
+          id,
+          "redrive",
+          deriveState(found.s.state, found.s.visibleAt, t),
+          "dead",
+        );
       }
-      yield* redriveStored(s, t);
+      yield* redriveLocated(found, t);
     })).pipe(Effect.withSpan("DynamoMQ.redrive", { attributes: attrs }));
 
   /** Reads whole items for index entries, in the order of the entries (BatchGetItem, ≤ 100 a call). */
-  const fetchItems = (
-    entries: ReadonlyArray<Item>,
-  ): Effect.Effect<Array<StoredMessage>, DynamoDBError> =>
+  const fetchItems = (entries: ReadonlyArray<Item>): Effect.Effect<Array<Located>, DynamoDBError> =>
     Effect.gen(function* () {
-      const byPk = new Map<string, Item>();
+      const keyString = (i: Item) => `${i.pk as string}\u0000${i.sk as string}`;
+      const byKey = new Map<string, Item>();
       for (let i = 0; i < entries.length; i += MAX_BATCH_GET) {
         let keys: ReadonlyArray<Key> = entries.slice(i, i + MAX_BATCH_GET).map((e) => ({
           pk: e.pk as string,
@@ -1326,20 +1773,22 @@ const makeQueue = <A, I>(
         }));
         while (keys.length > 0) {
           const result = yield* db.batchGet(table, keys);
-          for (const item of result.items) byPk.set(item.pk as string, item);
+          for (const item of result.items) byKey.set(keyString(item), item);
           keys = result.unprocessed;
         }
       }
       return entries.flatMap((e) => {
-        const item = byPk.get(e.pk as string);
+        const item = byKey.get(keyString(e));
         const s = item === undefined ? undefined : parseItem(item);
-        return s !== undefined && Either.isRight(s) ? [s.right] : [];
+        return item !== undefined && s !== undefined && Either.isRight(s)
+          ? [{ key: { pk: e.pk as string, sk: e.sk as string }, item, s: s.right }]
+          : [];
       });
     });
 
   /** The index partitions that hold messages in a state: the dead one, or every ready partition. */
   const partitionsOf = (state: MessageState | undefined): ReadonlyArray<string> =>
-    state === "dead" ? [deadPartition(name)] : partitions;
+    state === "dead" ? [deadPartition(name)] : [...partitions, groupedPartition(name)];
 
   /** The index query for one partition, narrowed to one state (all entries when undefined). */
   const stateQuery = (state: MessageState | undefined, partition: string, t: number): Query => {
@@ -1387,8 +1836,8 @@ const makeQueue = <A, I>(
       let count = 0;
       yield* forEachEntryPage("dead", t, (entries) =>
         Effect.gen(function* () {
-          const stored = (yield* fetchItems(entries)).filter((s) => s.state === "dead");
-          const infos = yield* Effect.forEach(stored, (s) => infoOf(s, t));
+          const stored = (yield* fetchItems(entries)).filter((l) => l.s.state === "dead");
+          const infos = yield* Effect.forEach(stored, (l) => infoOf(l.s, t));
           const matching = stored.filter((_, i) => {
             const info = infos[i]!;
             return (filter?.reasonTag === undefined || info.deadReason?.tag === filter.reasonTag) &&
@@ -1397,7 +1846,7 @@ const makeQueue = <A, I>(
           });
           const results = yield* Effect.forEach(
             matching,
-            (s) => Effect.either(redriveStored(s, t)),
+            (l) => Effect.either(redriveLocated(l, t)),
             { concurrency: 16 },
           );
           for (const r of results) {
@@ -1411,10 +1860,11 @@ const makeQueue = <A, I>(
 
   const get: Queue<A>["get"] = (id) =>
     Effect.gen(function* () {
-      const item = yield* db.get(table, keyOf(id));
-      const s = item === undefined ? undefined : parseItem(item);
-      if (s === undefined || Either.isLeft(s) || s.right.state === "done") return Option.none();
-      return Option.some(yield* infoOf(s.right, yield* now));
+      const found = yield* Effect.option(
+        Effect.catchTag(locate(id), "MessageNotFound", () => Effect.fail(undefined)),
+      );
+      if (Option.isNone(found)) return Option.none();
+      return Option.some(yield* infoOf(found.value.s, yield* now));
     }).pipe(Effect.withSpan("DynamoMQ.get", { attributes: attrs }));
 
   const list: Queue<A>["list"] = (options) =>
@@ -1443,7 +1893,7 @@ const makeQueue = <A, I>(
           ? { partition: cursor.partition + 1 }
           : undefined;
       }
-      const infos = yield* Effect.forEach(yield* fetchItems(entries), (s) => infoOf(s, t));
+      const infos = yield* Effect.forEach(yield* fetchItems(entries), (l) => infoOf(l.s, t));
       // The index lags the table a little: keep only what is still in the state asked for.
       const messages = infos.filter((info) => info.state === state);
       return { messages, cursor: next === undefined ? undefined : encodeCursor(next) };
@@ -1457,6 +1907,8 @@ const makeQueue = <A, I>(
     yield* forEachEntryPage(undefined, t, (entries) =>
       Effect.sync(() => {
         for (const e of entries) {
+          // A FIFO group's own entry is not a message: its messages are counted one by one.
+          if (e.state === "group") continue;
           if ((e.gsk as string) <= upTo) {
             counts.ready++;
             if (typeof e.sentAt === "number" && e.sentAt < oldestSent) oldestSent = e.sentAt;
@@ -1503,8 +1955,12 @@ const makeQueue = <A, I>(
       // Purging everything reads each partition whole and deletes in batches of 25; purging one
       // state deletes each listed entry on condition that it is unchanged, so a message that
       // moved to another state meanwhile (received, acked) is neither deleted nor counted.
-      const purgePage = (entries: ReadonlyArray<Item>) =>
-        state === undefined
+      // FIFO group entries are kept: deleting one would restart its sequence counters under the
+      // feet of concurrent senders. An emptied group leaves the index at its next claim.
+      const purgePage = (all: ReadonlyArray<Item>) => {
+        const entries = all.filter((e) => e.state !== "group");
+        if (state === undefined) groups.push(...all.filter((e) => e.state === "group"));
+        return state === undefined
           ? Effect.map(
             batchDelete(entries.map((e) => ({ pk: e.pk as string, sk: e.sk as string }))),
             () => {
@@ -1515,13 +1971,25 @@ const makeQueue = <A, I>(
             db.delete(table, { pk: e.pk as string, sk: e.sk as string }, {
               condition: and(eq("gsk", e.gsk as string), eq("state", e.state as string)),
             }).pipe(
-              Effect.map(() => void count++),
-              Effect.catchTag("ConditionFailed", () =>
-                Effect.void),
+              Effect.map(() =>
+                void count++
+              ),
+              Effect.catchTag("ConditionFailed", () => Effect.void),
             ), { concurrency: 16, discard: true });
+      };
+      const groups: Array<Item> = [];
       yield* forEachEntryPage(state, t, purgePage);
       if (state === undefined) {
         yield* forEachEntryPage("dead", t, purgePage);
+        // A group held by a consumer whose message is gone now is made receivable at once,
+        // rather than when that lease runs out; its next claim finds it empty and lets it go.
+        yield* Effect.forEach(groups, (e) =>
+          ignoreLost(db.update(table, { pk: e.pk as string, sk: e.sk as string }, {
+            set: {
+              gsk: indexSortKey(t, groupEntryId((e.pk as string).slice(groupPk(name, "").length))),
+            },
+            remove: ["lease", "gapSince"],
+          }, { condition: eq("gsk", e.gsk as string) })), { discard: true });
       }
       return count;
     }).pipe(Effect.withSpan("DynamoMQ.purge", { attributes: attrs }));
