@@ -34,6 +34,7 @@
  *
  * @module
  */
+export * as Consumer from "./src/services/Consumer.ts";
 export * as DynamoDB from "./src/services/DynamoDB.ts";
 export * as DynamoDBLive from "./src/layers/DynamoDBLive.ts";
 export * as DynamoDBMemory from "./src/layers/DynamoDBMemory.ts";
