@@ -10,7 +10,8 @@ import { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import type { ReceivedMessage } from "../src/schema/Message.ts";
-import { runWith } from "./_effect.ts";
+import * as Consumer from "../src/services/Consumer.ts";
+import { runLiveWith, runWith } from "./_effect.ts";
 import { type Order, Order as OrderSchema, queueTest, T0 } from "./_queue.ts";
 
 const fail = <E>(eff: Effect.Effect<unknown, E>) => Effect.flip(eff);
@@ -435,3 +436,39 @@ Deno.test("memory: FIFO model test over randomized interleavings", async () => {
     await Promise.all(seeds.map(scenario));
   }
 });
+
+Deno.test("memory: Consumer over FIFO groups keeps each group in order under concurrency, retrying in place", () =>
+  runLiveWith(
+    layerMemory,
+    Effect.gen(function* () {
+      yield* Table.create("fifo-consumer");
+      const q = yield* Queue.make({ table: "fifo-consumer", name: "c", schema: OrderSchema });
+      const groups = ["a", "b", "c", "d"];
+      yield* sendGroups(q, groups, 10);
+      const handled = new Map<string, Array<number>>(groups.map((g) => [g, []]));
+      const failedOnce = new Set<string>();
+      const inHandler = new Set<string>();
+      let overlaps = 0;
+      let maxParallel = 0;
+      yield* Consumer.run(q, (m) =>
+        Effect.gen(function* () {
+          if (inHandler.has(m.group!)) overlaps++;
+          inHandler.add(m.group!);
+          maxParallel = Math.max(maxParallel, inHandler.size);
+          yield* Effect.sleep("2 millis");
+          inHandler.delete(m.group!);
+          // Every third message fails once: it must be retried before its group moves on.
+          if (m.body.total % 3 === 0 && !failedOnce.has(m.id)) {
+            failedOnce.add(m.id);
+            return yield* new Consumer.RetryAfter({ delay: "5 millis", reason: "first try fails" });
+          }
+          handled.get(m.group!)!.push(m.body.total);
+        }), { concurrency: 8, poll: { min: "1 millis", max: "20 millis" } });
+      for (let i = 0; i < 1000 && [...handled.values()].flat().length < 40; i++) {
+        yield* Effect.sleep("10 millis");
+      }
+      assert.equal(overlaps, 0);
+      assert.ok(maxParallel > 1, "groups run in parallel");
+      for (const g of groups) assert.deepEqual(handled.get(g), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], g);
+    }),
+  ));

@@ -3,10 +3,14 @@
  * compression, scheduling, priorities and transactional enqueue — on every backend.
  */
 import assert from "node:assert/strict";
-import { Effect, Either, Option, TestClock } from "effect";
-import { eq } from "../src/services/DynamoDB.ts";
+import { Effect, Either, Layer, Option, TestClock } from "effect";
+import { layerMemory } from "../src/layers/DynamoDBMemory.ts";
+import { DynamoDB, eq } from "../src/services/DynamoDB.ts";
+import * as Queue from "../src/services/Queue.ts";
+import * as Table from "../src/services/Table.ts";
+import { runLiveWith } from "./_effect.ts";
 import type { BatchEntry } from "../src/services/Queue.ts";
-import { type Order, queueTest, sendMany, T0 } from "./_queue.ts";
+import { Order, queueTest, sendMany, T0 } from "./_queue.ts";
 
 const fail = <E>(eff: Effect.Effect<unknown, E>) => Effect.flip(eff);
 
@@ -273,3 +277,32 @@ queueTest(
       assert.ok(Option.isNone(yield* q.get(second.id)));
     }),
 );
+
+/** The memory layer, except that each BatchWriteItem leaves its second half unprocessed, as a throttled table does. */
+const halfProcessed: Layer.Layer<DynamoDB> = Layer.effect(
+  DynamoDB,
+  Effect.map(DynamoDB, (db): DynamoDB => ({
+    ...db,
+    batchWrite: (table, requests) => {
+      const done = requests.slice(0, Math.ceil(requests.length / 2));
+      return Effect.as(db.batchWrite(table, done), { unprocessed: requests.slice(done.length) });
+    },
+  })),
+).pipe(Layer.provide(layerMemory));
+
+Deno.test("memory: sendBatch retries unprocessed entries until every one is written", () =>
+  runLiveWith(
+    halfProcessed,
+    Effect.gen(function* () {
+      yield* Table.create("unprocessed");
+      const q = yield* Queue.make({ table: "unprocessed", name: "u", schema: Order });
+      const results = yield* q.sendBatch(
+        Array.from({ length: 40 }, (_, i) => ({ body: { id: `u${i}`, total: i } })),
+      );
+      assert.ok(results.every(Either.isRight));
+      assert.equal((yield* q.stats).ready, 40);
+      // purge's batch deletes go through the same retry.
+      assert.equal(yield* q.purge(), 40);
+      assert.equal((yield* q.stats).ready, 0);
+    }),
+  ));
