@@ -1047,6 +1047,17 @@ const makeQueue = <A, I>(
   const ignoreLost = <X>(write: Effect.Effect<X, ConditionFailed | DynamoDBError>) =>
     Effect.catchTag(Effect.asVoid(write), "ConditionFailed", () => Effect.void);
   const groupEntryId = (group: string) => `g.${group}`;
+  /** The fields that put a group in the ready index, due at `t` (its `receives` stays 0). */
+  const groupDue = (group: string, home: string, t: number) => ({
+    queue: name,
+    group,
+    state: "group",
+    home,
+    gpk: home,
+    gsk: indexSortKey(t, groupEntryId(group)),
+    receives: 0,
+    updatedAt: t,
+  });
 
   /**
    * Takes the group's next sequence number. A group that is not in the ready index is put there
@@ -1055,17 +1066,7 @@ const makeQueue = <A, I>(
    */
   const allocate = (group: string, home: string, t: number): Effect.Effect<number, DynamoDBError> =>
     db.update(table, groupKey(group), {
-      set: {
-        queue: name,
-        group,
-        state: "group",
-        home,
-        gpk: home,
-        gsk: indexSortKey(t, groupEntryId(group)),
-        receives: 0,
-        sentAt: t,
-        updatedAt: t,
-      },
+      set: { ...groupDue(group, home, t), sentAt: t },
       add: { next: 1, written: 0 },
     }, { condition: notExists("gpk") }).pipe(
       Effect.catchTag(
@@ -1126,16 +1127,7 @@ const makeQueue = <A, I>(
         ? g.home
         : readyPartition(name, priority, randomShard(shards));
       return db.update(table, groupKey(group), {
-        set: {
-          queue: name,
-          group,
-          state: "group",
-          home,
-          gpk: home,
-          gsk: indexSortKey(t, groupEntryId(group)),
-          receives: 0,
-          updatedAt: t,
-        },
+        set: groupDue(group, home, t),
         add: { next: 0, written: 0 },
       }, { condition: notExists("lease") }).pipe(
         Effect.catchTag("ConditionFailed", () => Effect.void),
