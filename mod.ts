@@ -8,6 +8,7 @@
  *   get, list, stats, purge.
  * - {@linkcode Consumer}: concurrent handlers with leases, heartbeat, backoff and shutdown.
  * - {@linkcode Table}: create the table; CloudFormation and IAM policy.
+ * - {@linkcode PersistedQueueStore}: `@effect/experimental`'s `PersistedQueue` on DynamoDB.
  * - {@linkcode DynamoDB}: the narrow DynamoDB port; {@linkcode DynamoDBLive} implements it over
  *   the AWS SDK, and `@dynamomq/dynamomq/testing` in memory.
  *
@@ -38,7 +39,9 @@ export * as Consumer from "./src/services/Consumer.ts";
 export * as DynamoDB from "./src/services/DynamoDB.ts";
 export * as DynamoDBLive from "./src/layers/DynamoDBLive.ts";
 export * as DynamoDBMemory from "./src/layers/DynamoDBMemory.ts";
+export * as DynamoDBMetered from "./src/layers/DynamoDBMetered.ts";
 export * as Errors from "./src/Errors.ts";
 export * as Message from "./src/schema/Message.ts";
+export * as PersistedQueueStore from "./src/layers/PersistedQueueStore.ts";
 export * as Queue from "./src/services/Queue.ts";
 export * as Table from "./src/services/Table.ts";

@@ -1,0 +1,214 @@
+/**
+ * What every CLI command runs against: the resolved global settings (flags, then environment,
+ * then defaults), the `DynamoDB` layer they configure, and the queue handle.
+ *
+ * @module
+ */
+import * as Context from "effect/Context";
+import * as Effect from "effect/Effect";
+import * as Layer from "effect/Layer";
+import * as Schema from "effect/Schema";
+import type { InvalidOptions } from "../Errors.ts";
+import * as DynamoDBLive from "../layers/DynamoDBLive.ts";
+import type { DynamoDB } from "../services/DynamoDB.ts";
+import * as Queue from "../services/Queue.ts";
+import { QUEUE_NAME, TABLE_NAME } from "../internal/keys.ts";
+import { usage } from "./errors.ts";
+
+/**
+ * The settings shared by every command.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Settings {
+  readonly table: string;
+  readonly queue: string;
+  readonly region?: string | undefined;
+  readonly endpoint?: string | undefined;
+  /** Machine output: JSON on stdout, errors as one JSON line on stderr. */
+  readonly json: boolean;
+  /** The queue's priority bands (must match the producers' `priorities`). */
+  readonly priorities: number;
+  /** The queue's index shards (must match the producers' `shards`). */
+  readonly shards: number;
+  /** The receive count at which `receive` dead-letters a message. */
+  readonly maxReceives: number;
+}
+
+/**
+ * The settings as given on one command line: every field optional, so a subcommand's flags can
+ * override the root's (`dynamomq --table a send --table b` uses `b`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GivenSettings {
+  readonly table?: string | undefined;
+  readonly queue?: string | undefined;
+  readonly region?: string | undefined;
+  readonly endpoint?: string | undefined;
+  readonly json?: boolean | undefined;
+  readonly priorities?: number | undefined;
+  readonly shards?: number | undefined;
+  readonly maxReceives?: number | undefined;
+}
+
+/**
+ * The default table and queue names.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaults: { readonly table: string; readonly queue: string } = {
+  table: "dynamomq",
+  queue: "default",
+};
+
+const envOf = (env: (name: string) => string | undefined, ...names: ReadonlyArray<string>) => {
+  for (const name of names) {
+    const value = env(name)?.trim();
+    if (value !== undefined && value !== "") return value;
+  }
+  return undefined;
+};
+
+const integerFrom = (
+  name: string,
+  given: number | undefined,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number => {
+  const n = given ?? (raw === undefined ? fallback : Number(raw));
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw usage(`--${name} must be an integer from ${min} to ${max}, got ${given ?? raw}`);
+  }
+  return n;
+};
+
+/**
+ * Resolves the settings: the first given layer wins field by field (subcommand flags before
+ * root flags), then the environment (`DYNAMOMQ_TABLE`, `DYNAMOMQ_QUEUE`, `AWS_REGION` /
+ * `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`, `DYNAMOMQ_PRIORITIES`,
+ * `DYNAMOMQ_SHARDS`, `DYNAMOMQ_MAX_RECEIVES`), then the defaults. Throws a usage `CliError` for a
+ * value out of range.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resolve = (
+  given: ReadonlyArray<GivenSettings>,
+  env: (name: string) => string | undefined,
+): Settings => {
+  const pick = <K extends keyof GivenSettings>(key: K): GivenSettings[K] | undefined =>
+    given.find((g) => g[key] !== undefined)?.[key];
+  const endpoint = pick("endpoint") ?? envOf(env, "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL");
+  // Emulators want a region but ignore which; AWS itself needs the real one from the chain.
+  const region = pick("region") ?? envOf(env, "AWS_REGION", "AWS_DEFAULT_REGION") ??
+    (endpoint !== undefined ? "us-east-1" : undefined);
+  const table = pick("table") ?? envOf(env, "DYNAMOMQ_TABLE") ?? defaults.table;
+  if (!TABLE_NAME.test(table)) {
+    throw usage(`--table must be 3-255 characters of A-Z a-z 0-9 _ . -, got "${table}"`);
+  }
+  const queue = pick("queue") ?? envOf(env, "DYNAMOMQ_QUEUE") ?? defaults.queue;
+  if (!QUEUE_NAME.test(queue)) {
+    throw usage(`--queue must be 1-80 characters of A-Z a-z 0-9 _ . -, got "${queue}"`);
+  }
+  return {
+    table,
+    queue,
+    region,
+    endpoint,
+    json: given.some((g) => g.json === true),
+    priorities: integerFrom(
+      "priorities",
+      pick("priorities"),
+      envOf(env, "DYNAMOMQ_PRIORITIES"),
+      1,
+      1,
+      10,
+    ),
+    shards: integerFrom("shards", pick("shards"), envOf(env, "DYNAMOMQ_SHARDS"), 1, 1, 64),
+    maxReceives: integerFrom(
+      "max-receives",
+      pick("maxReceives"),
+      envOf(env, "DYNAMOMQ_MAX_RECEIVES"),
+      5,
+      1,
+      10_000,
+    ),
+  };
+};
+
+/**
+ * The resolved settings as a service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const SettingsTag: Context.Tag<Settings, Settings> = Context.GenericTag<Settings>(
+  "@dynamomq/dynamomq/cli/Settings",
+);
+
+const isLoopback = (endpoint: string): boolean => {
+  try {
+    const host = new URL(endpoint).hostname;
+    return host === "localhost" || host === "[::1]" || host.startsWith("127.");
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The live `DynamoDB` layer for the settings. For an emulator on this machine (a loopback
+ * endpoint) without credentials in the environment, static dummy credentials are used, so the
+ * SDK never falls through to the instance-metadata endpoint.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const dynamoDBLayer = (
+  settings: Settings,
+  env: (name: string) => string | undefined,
+): Layer.Layer<DynamoDB> => {
+  const local = settings.endpoint !== undefined && isLoopback(settings.endpoint) &&
+    envOf(env, "AWS_ACCESS_KEY_ID", "AWS_PROFILE") === undefined;
+  return DynamoDBLive.layer({
+    region: settings.region,
+    endpoint: settings.endpoint,
+    credentials: local ? { accessKeyId: "local", secretAccessKey: "local" } : undefined,
+    // An emulator answers at once or not at all: fail fast instead of retrying.
+    maxAttempts: local ? 1 : undefined,
+  });
+};
+
+/**
+ * The layer of a command: the settings and DynamoDB.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  settings: Settings,
+  env: (name: string) => string | undefined,
+): Layer.Layer<Settings | DynamoDB> =>
+  Layer.merge(Layer.succeed(SettingsTag, settings), dynamoDBLayer(settings, env));
+
+/**
+ * The queue handle for the settings, with arbitrary JSON payloads (`Schema.Unknown`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const queue: Effect.Effect<Queue.Queue<unknown>, InvalidOptions, Settings | DynamoDB> =
+  Effect.flatMap(SettingsTag, (s) =>
+    Queue.make({
+      table: s.table,
+      name: s.queue,
+      schema: Schema.Unknown,
+      priorities: s.priorities,
+      shards: s.shards,
+      maxReceives: s.maxReceives,
+    }));
