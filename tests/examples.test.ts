@@ -3,14 +3,17 @@
  *
  * - `examples/http.ts`: POST an order, see it consumed, SIGTERM, exit 0.
  * - `examples/demo.ts --messages 300`: exits 0 with a summary whose numbers add up.
+ * - `examples/produce.ts` then `examples/consume.ts`: all handled, then Ctrl-C stops it cleanly.
  *
  * Both use the shared dynalite of `deno task test` (`DYNAMOMQ_DYNALITE_ENDPOINT`) when set, and
  * their own embedded dynalite otherwise.
  */
 import assert from "node:assert/strict";
-import { Effect } from "effect";
+import { Effect, Schema } from "effect";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
 import { DynamoDB } from "../src/services/DynamoDB.ts";
+import * as Queue from "../src/services/Queue.ts";
+import { startDynalite } from "./_emulators.ts";
 
 const dynalite = Deno.env.get("DYNAMOMQ_DYNALITE_ENDPOINT") || undefined;
 const WAIT_MS = 30_000;
@@ -207,5 +210,47 @@ Deno.test("examples/demo.ts --messages 300 exits 0 with a summary that adds up",
     }
     await demo.done;
     await dropTable(table);
+  }
+});
+
+Deno.test("examples/produce.ts then consume.ts: every order is handled, and Ctrl-C stops cleanly", async () => {
+  // produce and consume talk to an endpoint; without the shared dynalite, start one here.
+  const own = dynalite === undefined ? await startDynalite() : undefined;
+  const endpoint = dynalite ?? own!.endpoint;
+  const table = `examples-pc-${crypto.randomUUID().slice(0, 8)}`;
+  const env = { AWS_ENDPOINT_URL_DYNAMODB: endpoint };
+  try {
+    const produced = await finish(
+      spawn(["examples/produce.ts", "--count", "25", "--table", table, "--queue", "pc"], env),
+    );
+    assert.equal(produced.status.code, 0, produced.stderr);
+    const consumer = spawn([
+      "examples/consume.ts",
+      "--table",
+      table,
+      "--queue",
+      "pc",
+      "--concurrency",
+      "4",
+      "--work",
+      "20 millis",
+    ], env);
+    const drained = Effect.gen(function* () {
+      const q = yield* Queue.make({ table, name: "pc", schema: Schema.Unknown });
+      const stats = yield* q.stats;
+      return stats.ready + stats.delayed + stats.inflight === 0;
+    }).pipe(Effect.provide(DynamoDBLive.layer({
+      endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    })));
+    await waitFor("the consumer to drain the queue", () => Effect.runPromise(drained));
+    consumer.child.kill("SIGINT");
+    const stopped = await finish(consumer);
+    assert.equal(stopped.status.code, 0, stopped.stderr);
+    assert.match(stopped.stdout + stopped.stderr, /stopped: handled 25 message\(s\)/);
+  } finally {
+    await dropTable(table);
+    await own?.close();
   }
 });
