@@ -428,8 +428,8 @@ const scenario = (seed: number) => {
 
 Deno.test("memory: FIFO model test over randomized interleavings", async () => {
   // Each run is one random interleaving of 3 senders, 3 consumers and the clock; runs are
-  // independent, so batches of them run side by side. DYNAMOMQ_FIFO_RUNS raises the count.
-  const runs = Number(Deno.env.get("DYNAMOMQ_FIFO_RUNS") ?? "1000");
+  // independent, so batches of them run side by side. DYNAMOMQ_FIFO_RUNS changes the count.
+  const runs = Number(Deno.env.get("DYNAMOMQ_FIFO_RUNS") ?? "2000");
   const batch = 50;
   for (let first = 1; first <= runs; first += batch) {
     const seeds = Array.from({ length: Math.min(batch, runs - first + 1) }, (_, i) => first + i);
