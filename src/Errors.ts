@@ -62,6 +62,7 @@ const ConditionFailedBase: TaggedErrorConstructor<"ConditionFailed", ConditionFa
  * @category errors
  */
 export class ConditionFailed extends ConditionFailedBase {
+  /** A readable description built from the error's fields. */
   override get message(): string {
     return `${this.operation} on ${this.table}: the condition was not met${
       this.key === undefined ? "" : ` for key ${JSON.stringify(this.key)}`
@@ -94,6 +95,7 @@ const DynamoDBErrorBase: TaggedErrorConstructor<"DynamoDBError", DynamoDBErrorFi
  * @category errors
  */
 export class DynamoDBError extends DynamoDBErrorBase {
+  /** A readable description built from the error's fields. */
   override get message(): string {
     const hint = this.reason === "TableNotFound"
       ? " (create it with Table.create or `dynamomq create-table`)"
@@ -124,6 +126,7 @@ const MaxReceivesExceededBase: TaggedErrorConstructor<
  * @category errors
  */
 export class MaxReceivesExceeded extends MaxReceivesExceededBase {
+  /** A readable description built from the error's fields. */
   override get message(): string {
     return `message ${this.messageId} of queue ${this.queue} was received ${this.receives} times (max ${this.maxReceives}); moved to the dead-letter queue`;
   }
@@ -152,6 +155,7 @@ const UndecodableMessageBase: TaggedErrorConstructor<
  * @category errors
  */
 export class UndecodableMessage extends UndecodableMessageBase {
+  /** A readable description built from the error's fields. */
   override get message(): string {
     return `message ${this.messageId} of queue ${this.queue} could not be decoded and was moved to the dead-letter queue: ${this.detail}`;
   }
@@ -178,6 +182,7 @@ const LeaseLostBase: TaggedErrorConstructor<"LeaseLost", LeaseLostFields> = Data
  * @category errors
  */
 export class LeaseLost extends LeaseLostBase {
+  /** A readable description built from the error's fields. */
   override get message(): string {
     return `${this.operation} of message ${this.messageId} in queue ${this.queue} refused: the lease is no longer held`;
   }
@@ -199,6 +204,7 @@ const MessageNotFoundBase: TaggedErrorConstructor<"MessageNotFound", MessageNotF
  * @category errors
  */
 export class MessageNotFound extends MessageNotFoundBase {
+  /** A readable description built from the error's fields. */
   override get message(): string {
     return `no message ${this.messageId} in queue ${this.queue}`;
   }
@@ -220,6 +226,7 @@ const DuplicateMessageBase: TaggedErrorConstructor<"DuplicateMessage", Duplicate
  * @category errors
  */
 export class DuplicateMessage extends DuplicateMessageBase {
+  /** A readable description built from the error's fields. */
   override get message(): string {
     return `message ${this.messageId} already exists in queue ${this.queue}`;
   }
@@ -247,6 +254,7 @@ const InvalidStateBase: TaggedErrorConstructor<"InvalidState", InvalidStateField
  * @category errors
  */
 export class InvalidState extends InvalidStateBase {
+  /** A readable description built from the error's fields. */
   override get message(): string {
     return `${this.operation} of message ${this.messageId} in queue ${this.queue}: it is ${this.state}, expected ${this.expected}`;
   }
@@ -272,6 +280,7 @@ const InvalidOptionsBase: TaggedErrorConstructor<"InvalidOptions", InvalidOption
  * @category errors
  */
 export class InvalidOptions extends InvalidOptionsBase {
+  /** A readable description built from the error's fields. */
   override get message(): string {
     return `${this.operation}: invalid ${this.option}: ${this.detail}`;
   }
@@ -295,6 +304,7 @@ const PayloadTooLargeBase: TaggedErrorConstructor<"PayloadTooLarge", PayloadTooL
  * @category errors
  */
 export class PayloadTooLarge extends PayloadTooLargeBase {
+  /** A readable description built from the error's fields. */
   override get message(): string {
     return `message for queue ${this.queue} is ${this.bytes} bytes as an item; the limit is ${this.limit}`;
   }
@@ -317,6 +327,7 @@ const TableMismatchBase: TaggedErrorConstructor<"TableMismatch", TableMismatchFi
  * @category errors
  */
 export class TableMismatch extends TableMismatchBase {
+  /** A readable description built from the error's fields. */
   override get message(): string {
     return `table ${this.table} exists but has the wrong shape: ${this.problems.join("; ")}`;
   }

@@ -55,8 +55,11 @@ export interface Attempt {
  * @category models
  */
 export interface ReceivedMessage<A> {
+  /** The queue it was received from. */
   readonly queue: string;
+  /** The message id. */
   readonly id: string;
+  /** The body, decoded with the queue's schema. */
   readonly body: A;
   /** How often the message has been received, this receive included. */
   readonly receives: number;
@@ -89,15 +92,23 @@ export interface ReceivedMessage<A> {
  * @category models
  */
 export interface MessageInfo<A> {
+  /** The queue it belongs to. */
   readonly queue: string;
+  /** The message id. */
   readonly id: string;
+  /** Where it is in its lifecycle. */
   readonly state: MessageState;
+  /** The decoded body, or the parse error when it does not decode. */
   readonly body: Either.Either<A, string>;
+  /** How often it has been received. */
   readonly receives: number;
+  /** When it was sent, epoch milliseconds. */
   readonly sentAt: number;
+  /** When it was last written, epoch milliseconds. */
   readonly updatedAt: number;
   /** When the message becomes receivable (ready, delayed) or its lease runs out (in flight). */
   readonly visibleAt: number;
+  /** The failed attempts so far, oldest first. */
   readonly attempts: ReadonlyArray<Attempt>;
   /** Why the message was dead-lettered, when it is dead. */
   readonly deadReason?: { readonly tag: string; readonly message: string } | undefined;
@@ -105,5 +116,6 @@ export interface MessageInfo<A> {
   readonly priority: number;
   /** The deduplication key, for messages sent with one. */
   readonly deduplicationId?: string | undefined;
+  /** The group of a FIFO message, if any. */
   readonly group?: string | undefined;
 }

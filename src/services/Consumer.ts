@@ -239,6 +239,7 @@ const RetryAfterBase: TaggedErrorConstructor<"RetryAfter", RetryAfterFields> = D
  * @category errors
  */
 export class RetryAfter extends RetryAfterBase {
+  /** The retry delay and reason, for logs and the attempt history. */
   override get message(): string {
     const delay = Duration.decodeUnknown(this.delay);
     const after = Option.isSome(delay) ? Duration.format(delay.value) : String(this.delay);
@@ -264,6 +265,7 @@ const DeadLetterNowBase: TaggedErrorConstructor<"DeadLetterNow", DeadLetterNowFi
  * @category errors
  */
 export class DeadLetterNow extends DeadLetterNowBase {
+  /** The reason, for logs and the dead-letter record. */
   override get message(): string {
     return this.reason;
   }
@@ -280,10 +282,15 @@ export class DeadLetterNow extends DeadLetterNowBase {
  * @category events
  */
 export interface ReceivedEvent {
+  /** The event's discriminator. */
   readonly _tag: "Received";
+  /** The queue the consumer consumes. */
   readonly queue: string;
+  /** The claimed message's id. */
   readonly messageId: string;
+  /** The message's receive count, this receive included. */
   readonly receives: number;
+  /** Milliseconds from the send to this receive. */
   readonly lagMillis: number;
 }
 
@@ -294,10 +301,15 @@ export interface ReceivedEvent {
  * @category events
  */
 export interface SucceededEvent {
+  /** The event's discriminator. */
   readonly _tag: "Succeeded";
+  /** The queue the consumer consumes. */
   readonly queue: string;
+  /** The handled message's id. */
   readonly messageId: string;
+  /** The receive count of the successful attempt. */
   readonly receives: number;
+  /** How long the handler call took, in milliseconds. */
   readonly durationMillis: number;
 }
 
@@ -308,11 +320,17 @@ export interface SucceededEvent {
  * @category events
  */
 export interface RetriedEvent {
+  /** The event's discriminator. */
   readonly _tag: "Retried";
+  /** The queue the consumer consumes. */
   readonly queue: string;
+  /** The failed message's id. */
   readonly messageId: string;
+  /** The receive count of the failed attempt. */
   readonly receives: number;
+  /** How long until the message may be received again. */
   readonly delay: Duration.Duration;
+  /** The failure, as recorded in the attempt history. */
   readonly error: FailureInfo;
 }
 
@@ -324,10 +342,15 @@ export interface RetriedEvent {
  * @category events
  */
 export interface DeadLetteredEvent {
+  /** The event's discriminator. */
   readonly _tag: "DeadLettered";
+  /** The queue the consumer consumes. */
   readonly queue: string;
+  /** The dead-lettered message's id. */
   readonly messageId: string;
+  /** True when a receive moved it (at `maxReceives`, or undecodable); false when a handler's outcome did. */
   readonly atReceive: boolean;
+  /** The dead-letter reason stored with the message. */
   readonly reason: FailureInfo;
 }
 
@@ -339,8 +362,11 @@ export interface DeadLetteredEvent {
  * @category events
  */
 export interface LeaseLostEvent {
+  /** The event's discriminator. */
   readonly _tag: "LeaseLost";
+  /** The queue the consumer consumes. */
   readonly queue: string;
+  /** The id of the message whose lease was lost. */
   readonly messageId: string;
   /** The refused operation: `changeVisibility` (heartbeat), `ack`, `nack`, … */
   readonly operation: string;
@@ -353,8 +379,11 @@ export interface LeaseLostEvent {
  * @category events
  */
 export interface ReleasedEvent {
+  /** The event's discriminator. */
   readonly _tag: "Released";
+  /** The queue the consumer consumes. */
   readonly queue: string;
+  /** The released message's id. */
   readonly messageId: string;
 }
 
@@ -365,13 +394,17 @@ export interface ReleasedEvent {
  * @category events
  */
 export interface PollFailedEvent {
+  /** The event's discriminator. */
   readonly _tag: "PollFailed";
+  /** The queue the consumer consumes. */
   readonly queue: string;
+  /** The receive's error. */
   readonly error: DynamoDBError | InvalidOptions;
   /** Whether the error is transient (throttling, network); others are logged at error level. */
   readonly retryable: boolean;
   /** How many receives in a row have failed. */
   readonly failures: number;
+  /** How long the consumer waits before it polls again. */
   readonly delay: Duration.Duration;
 }
 
@@ -383,10 +416,15 @@ export interface PollFailedEvent {
  * @category events
  */
 export interface SettleFailedEvent {
+  /** The event's discriminator. */
   readonly _tag: "SettleFailed";
+  /** The queue the consumer consumes. */
   readonly queue: string;
+  /** The id of the message left unsettled. */
   readonly messageId: string;
+  /** The settle that failed: `ack`, `nack`, `release` or `deadLetter`. */
   readonly operation: string;
+  /** The last error of the settle. */
   readonly error: DynamoDBError | InvalidOptions;
 }
 
@@ -398,8 +436,11 @@ export interface SettleFailedEvent {
  * @category events
  */
 export interface StoppedEvent {
+  /** The event's discriminator. */
   readonly _tag: "Stopped";
+  /** The queue the consumer consumed. */
   readonly queue: string;
+  /** Handler calls still running at the shutdown deadline, interrupted and released. */
   readonly interrupted: number;
 }
 

@@ -247,6 +247,7 @@ export interface Query {
  * @category models
  */
 export interface QueryPage {
+  /** The items of this page, in key order. */
   readonly items: ReadonlyArray<Item>;
   /** Present when there may be more items: pass it as `startKey` to read the next page. */
   readonly lastKey?: Key | undefined;
@@ -269,6 +270,7 @@ export type BatchWriteRequest =
  * @category models
  */
 export interface BatchWriteResult {
+  /** The requests to send again (empty when everything was written). */
   readonly unprocessed: ReadonlyArray<BatchWriteRequest>;
 }
 
@@ -313,8 +315,11 @@ export type TransactItem =
  * @category models
  */
 export interface IndexDefinition {
+  /** The index name. */
   readonly name: string;
+  /** The index's partition key attribute (a string). */
   readonly partitionKey: string;
+  /** The index's sort key attribute (a string). */
   readonly sortKey: string;
   /** `"KEYS_ONLY"`, `"ALL"`, or the non-key attributes to include. */
   readonly projection: "KEYS_ONLY" | "ALL" | ReadonlyArray<string>;
@@ -327,9 +332,13 @@ export interface IndexDefinition {
  * @category models
  */
 export interface TableDefinition {
+  /** The table name. */
   readonly name: string;
+  /** The partition key attribute (a string). */
   readonly partitionKey: string;
+  /** The sort key attribute (a string). */
   readonly sortKey: string;
+  /** The global secondary indexes. */
   readonly indexes: ReadonlyArray<IndexDefinition>;
 }
 
@@ -340,6 +349,7 @@ export interface TableDefinition {
  * @category models
  */
 export interface TableDescription {
+  /** The table name. */
   readonly name: string;
   /** `ACTIVE`, `CREATING`, … */
   readonly status: string;
@@ -347,6 +357,7 @@ export interface TableDescription {
   readonly keys: ReadonlyArray<
     { readonly attribute: string; readonly keyType: "HASH" | "RANGE"; readonly type: string }
   >;
+  /** The global secondary indexes with their keys and projections. */
   readonly indexes: ReadonlyArray<
     {
       readonly name: string;

@@ -194,6 +194,7 @@ export interface SendOptions {
  * @category models
  */
 export interface SendResult {
+  /** The message id (the original's, for a duplicate). */
   readonly id: string;
   /** When the message becomes receivable, epoch milliseconds. */
   readonly visibleAt: number;
@@ -221,7 +222,9 @@ export type SendError =
  * @category models
  */
 export interface BatchEntry<A> {
+  /** The body to send. */
   readonly body: A;
+  /** The options of this send. */
   readonly options?: SendOptions | undefined;
 }
 
@@ -243,7 +246,9 @@ export type RescheduleOptions =
  * @category models
  */
 export interface TransactSend {
+  /** The id the message gets. */
   readonly id: string;
+  /** When the message becomes receivable, epoch milliseconds. */
   readonly visibleAt: number;
   /** The conditional put to include in the transaction. */
   readonly item: TransactItem;
@@ -273,7 +278,9 @@ export interface ReceiveOptions {
  * @category models
  */
 export interface ReceiveResult<A> {
+  /** The claimed messages, each under a fresh lease. */
   readonly messages: ReadonlyArray<ReceivedMessage<A>>;
+  /** Messages this receive moved to the dead-letter queue instead of delivering them. */
   readonly deadLettered: ReadonlyArray<MaxReceivesExceeded | UndecodableMessage>;
 }
 
@@ -284,7 +291,9 @@ export interface ReceiveResult<A> {
  * @category models
  */
 export interface FailureInfo {
+  /** The error's `_tag` (or `"Error"` / `"Defect"`). */
   readonly tag: string;
+  /** The error's message. */
   readonly message: string;
 }
 
@@ -329,6 +338,7 @@ export interface ListOptions {
  * @category models
  */
 export interface ListPage<A> {
+  /** The messages of this page, oldest first. */
   readonly messages: ReadonlyArray<MessageInfo<A>>;
   /** Present when there may be more: pass it back as `cursor`. */
   readonly cursor?: string | undefined;
@@ -341,9 +351,13 @@ export interface ListPage<A> {
  * @category models
  */
 export interface QueueStats {
+  /** Receivable now. */
   readonly ready: number;
+  /** Ready, but receivable only later. */
   readonly delayed: number;
+  /** Received and under a lease. */
   readonly inflight: number;
+  /** In the dead-letter queue. */
   readonly dead: number;
   /** Milliseconds since the oldest receivable message was sent; 0 when none is. */
   readonly oldestReadyAge: number;

@@ -49,6 +49,7 @@ export const definition = (table: string): TableDefinition => ({
  * @category models
  */
 export interface CreateResult {
+  /** The table name. */
   readonly table: string;
   /** True when this call created the table; false when it existed with the right shape. */
   readonly created: boolean;
@@ -222,12 +223,13 @@ export const cloudFormation = (table: string): Record<string, unknown> => ({
  * @category models
  */
 export interface IamPolicyOptions {
+  /** The table name. */
   readonly table: string;
-  /** @default "*" */
+  /** The region in the ARN. @default "*" */
   readonly region?: string | undefined;
-  /** @default "*" */
+  /** The account id in the ARN. @default "*" */
   readonly account?: string | undefined;
-  /** @default "aws" */
+  /** The AWS partition in the ARN (`aws-cn`, `aws-us-gov`, …). @default "aws" */
   readonly partition?: string | undefined;
   /**
    * Also allow creating, describing and enabling TTL on the table (what `Table.create` and the

