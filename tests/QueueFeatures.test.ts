@@ -306,3 +306,52 @@ Deno.test("memory: sendBatch retries unprocessed entries until every one is writ
       assert.equal((yield* q.stats).ready, 0);
     }),
   ));
+
+queueTest(
+  "ackBatch in transactions: one request per 100 acks, falling back per message",
+  ({ db, table, backend }) =>
+    Effect.gen(function* () {
+      // Count the requests the queue sends.
+      let transactions = 0;
+      let deletes = 0;
+      const counted: typeof db = {
+        ...db,
+        transactWrite: (items) =>
+          Effect.zipRight(Effect.sync(() => void transactions++), db.transactWrite(items)),
+        delete: (t, key, options) =>
+          Effect.zipRight(Effect.sync(() => void deletes++), db.delete(t, key, options)),
+      };
+      const q = yield* Queue.make({ table, name: "tx", schema: Order }).pipe(
+        Effect.provideService(DynamoDB, counted),
+      );
+      yield* sendMany(q, 30);
+      yield* q.send({ id: "dd", total: 0 }, { deduplicationId: "k" });
+      const { messages } = yield* q.receive({ max: 31 });
+      assert.equal(messages.length, 31);
+      const results = yield* q.ackBatch(messages, { transaction: true });
+      assert.ok(results.every(Either.isRight));
+      assert.equal((yield* q.stats).inflight, 0);
+      if (backend.transactions) {
+        assert.deepEqual([transactions, deletes], [1, 0]);
+      } else {
+        // dynalite: the transaction is refused, each message is acked on its own.
+        assert.deepEqual([transactions, deletes], [1, 30]);
+      }
+      // The deduplicated one left its tombstone either way.
+      assert.equal(
+        (yield* q.send({ id: "dd", total: 0 }, { deduplicationId: "k" })).duplicate,
+        true,
+      );
+      // One lost lease in the chunk: the others are still acked, the lost one says so.
+      yield* sendMany(q, 3, "again");
+      const held = (yield* q.receive({ max: 3 })).messages;
+      yield* q.release(held[1]!);
+      const mixed = yield* q.ackBatch(held, { transaction: true });
+      assert.deepEqual(mixed.map((r) => Either.isLeft(r) ? r.left._tag : "ok"), [
+        "ok",
+        "LeaseLost",
+        "ok",
+      ]);
+      assert.equal((yield* q.stats).ready, 1);
+    }),
+);
