@@ -37,6 +37,7 @@
  */
 export * as Consumer from "./src/services/Consumer.ts";
 export * as DynamoDB from "./src/services/DynamoDB.ts";
+export * as DynamoDBFaults from "./src/layers/DynamoDBFaults.ts";
 export * as DynamoDBLive from "./src/layers/DynamoDBLive.ts";
 export * as DynamoDBMemory from "./src/layers/DynamoDBMemory.ts";
 export * as DynamoDBMetered from "./src/layers/DynamoDBMetered.ts";

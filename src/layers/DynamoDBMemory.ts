@@ -30,6 +30,8 @@
  *
  * @module
  */
+import * as Clock from "effect/Clock";
+import * as Duration from "effect/Duration";
 import * as Effect from "effect/Effect";
 import * as Layer from "effect/Layer";
 import { ConditionFailed, DynamoDBError, type DynamoDBErrorReason } from "../Errors.ts";
@@ -77,6 +79,22 @@ export interface MemoryOptions {
    * @default true
    */
   readonly ttl?: boolean | undefined;
+  /**
+   * Eventual consistency of the global secondary indexes, as DynamoDB's own: each change of an
+   * item's index entry (added, moved, removed) becomes visible to index queries only this long
+   * after the write, read from `Clock` (so `TestClock` drives it). Until then a query sees the
+   * entry as it was: missing, stale (old sort key and projected attributes) or still there after
+   * the item was deleted. The changes of one item become visible in the order they were made.
+   * Base-table reads and queries stay strongly consistent.
+   * @default 0 (indexes are updated with the write)
+   */
+  readonly indexLag?: Duration.DurationInput | undefined;
+  /**
+   * With `indexLag`: when given, each change's delay is drawn uniformly from 0 to `indexLag` by
+   * a PRNG seeded with this number (so a run repeats), instead of every change waiting exactly
+   * `indexLag`; items then also become visible out of their write order.
+   */
+  readonly indexLagSeed?: number | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -571,8 +589,22 @@ interface IndexState {
   readonly projection: "KEYS_ONLY" | "ALL" | ReadonlyArray<string>;
   /** The attributes an entry holds, or `undefined` for all. */
   readonly projected: ReadonlySet<string> | undefined;
-  /** Index partition value → table key id → item. */
+  /** Index partition value → table key id → item: what queries see. */
   readonly partitions: Map<string, Map<string, Item>>;
+  /** Table key id → the index partition its visible entry is in. */
+  readonly located: Map<string, string>;
+  /** With index lag: the changes not yet visible, in the order they were made. */
+  pending: Array<PendingEntry>;
+  /** With index lag: table key id → when its latest pending change becomes visible. */
+  readonly lastDue: Map<string, number>;
+}
+
+/** An index change waiting out the index lag: the item's new entry, or its removal. */
+interface PendingEntry {
+  readonly due: number;
+  readonly seq: number;
+  readonly id: string;
+  readonly item: Item | undefined;
 }
 
 interface TableState {
@@ -634,6 +666,9 @@ const makeIndex = (
     projection: stored,
     projected,
     partitions: new Map(),
+    located: new Map(),
+    pending: [],
+    lastDue: new Map(),
   };
 };
 
@@ -955,10 +990,93 @@ const project = (index: IndexState | undefined, item: Item): Item => {
 // The service
 // ---------------------------------------------------------------------------------------------
 
+/** A small seeded PRNG (mulberry32): uniform in [0, 1), the same sequence for the same seed. */
+const seededRandom = (seed: number): () => number => {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+};
+
 const makeService = (options: MemoryOptions): DynamoDB => {
   const transactions = options.transactions ?? true;
   const ttl = options.ttl ?? true;
   const tables = new Map<string, TableState>();
+  const lag = options.indexLag === undefined
+    ? 0
+    : Math.max(0, Duration.toMillis(Duration.decode(options.indexLag)));
+  if (!Number.isFinite(lag)) throw new RangeError("indexLag must be a finite duration");
+  const random = options.indexLagSeed === undefined
+    ? undefined
+    : seededRandom(options.indexLagSeed);
+  /** The time of the operation being run (set at its start, only when there is index lag). */
+  let clockNow = 0;
+  let sequence = 0;
+
+  /**
+   * Runs `body` with the current time when there is index lag (without reading the clock
+   * otherwise). The time is set inside the same synchronous step as the operation itself.
+   */
+  const timed = <A, E>(f: (tick: () => void) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    lag === 0 ? f(() => {}) : Effect.flatMap(Clock.currentTimeMillis, (t) =>
+      f(() => {
+        clockNow = t;
+      }));
+
+  /** Shows or hides one item's entry in an index's visible view. */
+  const applyEntry = (index: IndexState, id: string, item: Item | undefined): void => {
+    const old = index.located.get(id);
+    if (old !== undefined) {
+      const partition = index.partitions.get(old);
+      partition?.delete(id);
+      if (partition?.size === 0) index.partitions.delete(old);
+      index.located.delete(id);
+    }
+    if (item === undefined) return;
+    const ipk = attr(item, index.partitionKey);
+    // Sparse: an item lacking either index key is not in the index.
+    if (typeof ipk !== "string" || typeof attr(item, index.sortKey) !== "string") return;
+    let entries = index.partitions.get(ipk);
+    if (entries === undefined) {
+      entries = new Map();
+      index.partitions.set(ipk, entries);
+    }
+    entries.set(id, item);
+    index.located.set(id, ipk);
+  };
+
+  /** Records an item's new index entry (or its removal): at once, or after the index lag. */
+  const indexChange = (table: TableState, target: TableKey, item: Item | undefined): void => {
+    const id = keyId(target.pk, target.sk);
+    for (const index of table.indexes.values()) {
+      if (lag === 0) {
+        applyEntry(index, id, item);
+        continue;
+      }
+      const delay = random === undefined ? lag : random() * lag;
+      // One item's changes become visible in the order they were made.
+      const due = Math.max(clockNow + delay, index.lastDue.get(id) ?? -Infinity);
+      index.lastDue.set(id, due);
+      index.pending.push({ due, seq: sequence++, id, item });
+    }
+  };
+
+  /** Makes visible every index change whose lag has passed, in the order they became due. */
+  const settleIndex = (index: IndexState): void => {
+    if (index.pending.length === 0) return;
+    const due = index.pending.filter((p) => p.due <= clockNow);
+    if (due.length === 0) return;
+    index.pending = index.pending.filter((p) => p.due > clockNow);
+    due.sort((a, b) => a.due - b.due || a.seq - b.seq);
+    for (const p of due) {
+      applyEntry(index, p.id, p.item);
+      if (index.lastDue.get(p.id) === p.due) index.lastDue.delete(p.id);
+    }
+  };
 
   const tableOf = (name: string): TableState => {
     checkTableName(name);
@@ -975,44 +1093,23 @@ const makeService = (options: MemoryOptions): DynamoDB => {
   const read = (table: TableState, target: TableKey): Item | undefined =>
     table.partitions.get(target.pk)?.get(target.sk);
 
-  const unindex = (table: TableState, target: TableKey, item: Item): void => {
-    for (const index of table.indexes.values()) {
-      const ipk = attr(item, index.partitionKey);
-      if (typeof ipk !== "string" || typeof attr(item, index.sortKey) !== "string") continue;
-      const partition = index.partitions.get(ipk);
-      partition?.delete(keyId(target.pk, target.sk));
-      if (partition?.size === 0) index.partitions.delete(ipk);
-    }
-  };
-
   const remove = (table: TableState, target: TableKey): void => {
     const partition = table.partitions.get(target.pk);
     const old = partition?.get(target.sk);
     if (partition === undefined || old === undefined) return;
-    unindex(table, target, old);
+    indexChange(table, target, undefined);
     partition.delete(target.sk);
     if (partition.size === 0) table.partitions.delete(target.pk);
   };
 
   const write = (table: TableState, target: TableKey, item: Item): void => {
-    remove(table, target);
     let partition = table.partitions.get(target.pk);
     if (partition === undefined) {
       partition = new Map();
       table.partitions.set(target.pk, partition);
     }
     partition.set(target.sk, item);
-    for (const index of table.indexes.values()) {
-      const ipk = attr(item, index.partitionKey);
-      // Sparse: an item lacking either index key is not in the index.
-      if (typeof ipk !== "string" || typeof attr(item, index.sortKey) !== "string") continue;
-      let entries = index.partitions.get(ipk);
-      if (entries === undefined) {
-        entries = new Map();
-        index.partitions.set(ipk, entries);
-      }
-      entries.set(keyId(target.pk, target.sk), item);
-    }
+    indexChange(table, target, item);
   };
 
   /** Validates a put: the item, its keys, its index keys and its size. */
@@ -1091,6 +1188,7 @@ const makeService = (options: MemoryOptions): DynamoDB => {
         entries.push({ item, position: [sk] });
       }
     } else {
+      settleIndex(index);
       for (const item of index.partitions.get(partitionValue)?.values() ?? []) {
         entries.push({
           item,
@@ -1175,40 +1273,55 @@ const makeService = (options: MemoryOptions): DynamoDB => {
       }),
 
     put: (table, item, options) =>
-      attemptWrite("put", () => {
-        const condition = prepareCondition(options?.condition);
-        const state = tableOf(table);
-        const { target, item: stored } = preparePut(state, item);
-        if (!holds(condition, read(state, target))) throw new ConditionFalse(table, target.key);
-        write(state, target, stored);
-      }),
+      timed((tick) =>
+        attemptWrite("put", () => {
+          tick();
+          const condition = prepareCondition(options?.condition);
+          const state = tableOf(table);
+          const { target, item: stored } = preparePut(state, item);
+          if (!holds(condition, read(state, target))) throw new ConditionFalse(table, target.key);
+          write(state, target, stored);
+        })
+      ),
 
     update: (table, key, update, options) =>
-      attemptWrite("update", () => {
-        const checked = checkUpdate(update);
-        const condition = prepareCondition(options?.condition);
-        const state = tableOf(table);
-        const target = checkKey(state, key);
-        checkUpdateAgainst(state, target, checked);
-        const current = read(state, target);
-        if (!holds(condition, current)) throw new ConditionFalse(table, target.key);
-        const next = updated(state, target, current, checked);
-        write(state, target, next);
-        return copyItemOut(next);
-      }),
+      timed((tick) =>
+        attemptWrite("update", () => {
+          tick();
+          const checked = checkUpdate(update);
+          const condition = prepareCondition(options?.condition);
+          const state = tableOf(table);
+          const target = checkKey(state, key);
+          checkUpdateAgainst(state, target, checked);
+          const current = read(state, target);
+          if (!holds(condition, current)) throw new ConditionFalse(table, target.key);
+          const next = updated(state, target, current, checked);
+          write(state, target, next);
+          return copyItemOut(next);
+        })
+      ),
 
     delete: (table, key, options) =>
-      attemptWrite("delete", () => {
-        const condition = prepareCondition(options?.condition);
-        const state = tableOf(table);
-        const target = checkKey(state, key);
-        const current = read(state, target);
-        if (!holds(condition, current)) throw new ConditionFalse(table, target.key);
-        remove(state, target);
-        return current === undefined ? undefined : copyItemOut(current);
-      }),
+      timed((tick) =>
+        attemptWrite("delete", () => {
+          tick();
+          const condition = prepareCondition(options?.condition);
+          const state = tableOf(table);
+          const target = checkKey(state, key);
+          const current = read(state, target);
+          if (!holds(condition, current)) throw new ConditionFalse(table, target.key);
+          remove(state, target);
+          return current === undefined ? undefined : copyItemOut(current);
+        })
+      ),
 
-    query: (table, q) => attempt("query", () => query(table, q)),
+    query: (table, q) =>
+      timed((tick) =>
+        attempt("query", () => {
+          tick();
+          return query(table, q);
+        })
+      ),
 
     batchGet: (table, keys) =>
       attempt("batchGet", () => {
@@ -1245,114 +1358,120 @@ const makeService = (options: MemoryOptions): DynamoDB => {
       }),
 
     batchWrite: (table, requests) =>
-      attempt("batchWrite", (): BatchWriteResult => {
-        if (requests.length === 0) return { unprocessed: [] };
-        if (requests.length > MAX_BATCH_WRITE) {
-          invalid("Too many items requested for the BatchWriteItem call");
-        }
-        const state = tableOf(table);
-        const writes = requests.map((request: BatchWriteRequest) =>
-          request._tag === "Put"
-            ? { _tag: "Put" as const, ...preparePut(state, request.item) }
-            : { _tag: "Delete" as const, target: checkKey(state, request.key) }
-        );
-        if (new Set(writes.map((w) => keyId(w.target.pk, w.target.sk))).size !== writes.length) {
-          invalid("Provided list of item keys contains duplicates");
-        }
-        // Everything was validated first: the batch is written whole.
-        for (const w of writes) {
-          if (w._tag === "Put") write(state, w.target, w.item);
-          else remove(state, w.target);
-        }
-        return { unprocessed: [] };
-      }),
+      timed((tick) =>
+        attempt("batchWrite", (): BatchWriteResult => {
+          tick();
+          if (requests.length === 0) return { unprocessed: [] };
+          if (requests.length > MAX_BATCH_WRITE) {
+            invalid("Too many items requested for the BatchWriteItem call");
+          }
+          const state = tableOf(table);
+          const writes = requests.map((request: BatchWriteRequest) =>
+            request._tag === "Put"
+              ? { _tag: "Put" as const, ...preparePut(state, request.item) }
+              : { _tag: "Delete" as const, target: checkKey(state, request.key) }
+          );
+          if (new Set(writes.map((w) => keyId(w.target.pk, w.target.sk))).size !== writes.length) {
+            invalid("Provided list of item keys contains duplicates");
+          }
+          // Everything was validated first: the batch is written whole.
+          for (const w of writes) {
+            if (w._tag === "Put") write(state, w.target, w.item);
+            else remove(state, w.target);
+          }
+          return { unprocessed: [] };
+        })
+      ),
 
     transactWrite: (items) =>
-      attemptWrite("transactWrite", () => {
-        if (!transactions) {
-          throw new Rejection(
-            "Unsupported",
-            "TransactWriteItems is not supported by this backend",
-          );
-        }
-        if (items.length === 0) return;
-        if (items.length > MAX_TRANSACT_ITEMS) {
-          invalid(`Member must have length less than or equal to ${MAX_TRANSACT_ITEMS}`);
-        }
-        type Action =
-          | { readonly _tag: "Put"; readonly item: Item }
-          | { readonly _tag: "Update"; readonly update: CheckedUpdate }
-          | { readonly _tag: "Delete" }
-          | { readonly _tag: "ConditionCheck" };
-        const prepared = items.map((entry: TransactItem) => {
-          const condition = prepareCondition(entry.condition);
-          const table = tableOf(entry.table);
-          switch (entry._tag) {
-            case "Put": {
-              const { target, item } = preparePut(table, entry.item);
-              return { entry, table, target, condition, action: { _tag: "Put", item } as Action };
+      timed((tick) =>
+        attemptWrite("transactWrite", () => {
+          tick();
+          if (!transactions) {
+            throw new Rejection(
+              "Unsupported",
+              "TransactWriteItems is not supported by this backend",
+            );
+          }
+          if (items.length === 0) return;
+          if (items.length > MAX_TRANSACT_ITEMS) {
+            invalid(`Member must have length less than or equal to ${MAX_TRANSACT_ITEMS}`);
+          }
+          type Action =
+            | { readonly _tag: "Put"; readonly item: Item }
+            | { readonly _tag: "Update"; readonly update: CheckedUpdate }
+            | { readonly _tag: "Delete" }
+            | { readonly _tag: "ConditionCheck" };
+          const prepared = items.map((entry: TransactItem) => {
+            const condition = prepareCondition(entry.condition);
+            const table = tableOf(entry.table);
+            switch (entry._tag) {
+              case "Put": {
+                const { target, item } = preparePut(table, entry.item);
+                return { entry, table, target, condition, action: { _tag: "Put", item } as Action };
+              }
+              case "Update": {
+                const update = checkUpdate(entry.update);
+                const target = checkKey(table, entry.key);
+                checkUpdateAgainst(table, target, update);
+                return {
+                  entry,
+                  table,
+                  target,
+                  condition,
+                  action: { _tag: "Update", update } as Action,
+                };
+              }
+              default:
+                return {
+                  entry,
+                  table,
+                  target: checkKey(table, entry.key),
+                  condition,
+                  action: { _tag: entry._tag } as Action,
+                };
             }
-            case "Update": {
-              const update = checkUpdate(entry.update);
-              const target = checkKey(table, entry.key);
-              checkUpdateAgainst(table, target, update);
-              return {
-                entry,
-                table,
-                target,
-                condition,
-                action: { _tag: "Update", update } as Action,
-              };
+          });
+          const targets = new Set<string>();
+          let payload = 0;
+          for (const p of prepared) {
+            const id = JSON.stringify([p.table.name, p.target.pk, p.target.sk]);
+            if (targets.has(id)) {
+              invalid("Transaction request cannot include multiple operations on one item");
             }
-            default:
-              return {
-                entry,
-                table,
-                target: checkKey(table, entry.key),
-                condition,
-                action: { _tag: entry._tag } as Action,
-              };
+            targets.add(id);
+            payload += p.action._tag === "Put"
+              ? itemSize(p.action.item)
+              : p.action._tag === "Update"
+              ? itemSize(p.target.key) +
+                itemSize(Object.fromEntries([...p.action.update.set, ...p.action.update.add]))
+              : itemSize(p.target.key);
           }
-        });
-        const targets = new Set<string>();
-        let payload = 0;
-        for (const p of prepared) {
-          const id = JSON.stringify([p.table.name, p.target.pk, p.target.sk]);
-          if (targets.has(id)) {
-            invalid("Transaction request cannot include multiple operations on one item");
+          if (payload > MAX_TRANSACT_BYTES) {
+            invalid(`Transaction payload size cannot exceed 4MB. Payload Size: ${payload}`);
           }
-          targets.add(id);
-          payload += p.action._tag === "Put"
-            ? itemSize(p.action.item)
-            : p.action._tag === "Update"
-            ? itemSize(p.target.key) +
-              itemSize(Object.fromEntries([...p.action.update.set, ...p.action.update.add]))
-            : itemSize(p.target.key);
-        }
-        if (payload > MAX_TRANSACT_BYTES) {
-          invalid(`Transaction payload size cannot exceed 4MB. Payload Size: ${payload}`);
-        }
-        // Every condition is checked against the state before the transaction; nothing is
-        // written unless all hold.
-        let failed: { readonly table: string; readonly key: Key } | undefined;
-        const results = prepared.map((p) => {
-          const current = read(p.table, p.target);
-          if (!holds(p.condition, current)) {
-            failed ??= { table: p.table.name, key: p.target.key };
-            return undefined;
-          }
-          return p.action._tag === "Update"
-            ? updated(p.table, p.target, current, p.action.update)
-            : p.action._tag === "Put"
-            ? p.action.item
-            : undefined;
-        });
-        if (failed !== undefined) throw new ConditionFalse(failed.table, failed.key);
-        prepared.forEach((p, i) => {
-          if (p.action._tag === "Delete") remove(p.table, p.target);
-          else if (p.action._tag !== "ConditionCheck") write(p.table, p.target, results[i]!);
-        });
-      }),
+          // Every condition is checked against the state before the transaction; nothing is
+          // written unless all hold.
+          let failed: { readonly table: string; readonly key: Key } | undefined;
+          const results = prepared.map((p) => {
+            const current = read(p.table, p.target);
+            if (!holds(p.condition, current)) {
+              failed ??= { table: p.table.name, key: p.target.key };
+              return undefined;
+            }
+            return p.action._tag === "Update"
+              ? updated(p.table, p.target, current, p.action.update)
+              : p.action._tag === "Put"
+              ? p.action.item
+              : undefined;
+          });
+          if (failed !== undefined) throw new ConditionFalse(failed.table, failed.key);
+          prepared.forEach((p, i) => {
+            if (p.action._tag === "Delete") remove(p.table, p.target);
+            else if (p.action._tag !== "ConditionCheck") write(p.table, p.target, results[i]!);
+          });
+        })
+      ),
 
     createTable: (definition) =>
       attempt("createTable", () => {
@@ -1421,7 +1540,9 @@ export const make: Effect.Effect<DynamoDB> = Effect.sync(() => makeService({}));
 
 /**
  * An in-memory `DynamoDB` layer with only the features given, e.g. `{ transactions: false }` to
- * test code paths for backends without transactions (dynalite). Each build starts empty.
+ * test code paths for backends without transactions (dynalite), or `{ indexLag: "100 millis" }`
+ * for eventually consistent indexes, as DynamoDB's global secondary indexes are. Each build
+ * starts empty.
  *
  * @example Simulate a backend without transactions
  * ```ts

@@ -1286,14 +1286,29 @@ const makeQueue = <A, I>(
     const version = and(
       eq("gpk", candidate.gpk as string),
       eq("gsk", candidate.gsk as string),
-      // An item this library did not write may lack `receives`; it is claimed, then quarantined.
-      typeof candidate.receives === "number" ? eq("receives", receives) : notExists("receives"),
+      candidate.receives === undefined ? notExists("receives") : eq("receives", candidate.receives),
     );
     if (candidate.state === "group") {
       return claimGroup(pk.slice(groupPk(name, "").length), version, t, visibility);
     }
     const id = pk.slice(name.length + 1);
     const key = { pk, sk: MESSAGE_SK };
+    if (typeof candidate.receives !== "number") {
+      // Not an item this library wrote (its receive count could not even be counted up):
+      // quarantined straight away, so it neither blocks the index nor fails every receive.
+      const error = new UndecodableMessage({
+        queue: name,
+        messageId: id,
+        detail: "not a DynamoMQ message: its receive count is missing or not a number",
+      });
+      return db.update(table, key, {
+        set: deadFields(t, id, { tag: error._tag, message: error.detail }),
+        remove: ["lease"],
+      }, { condition: version }).pipe(
+        Effect.as<Claimed>({ deadLettered: [error] }),
+        Effect.catchTag("ConditionFailed", () => Effect.succeed(lost)),
+      );
+    }
     if (receives >= maxReceives) {
       const error = new MaxReceivesExceeded({ queue: name, messageId: id, receives, maxReceives });
       return db.update(table, key, {
@@ -1417,6 +1432,7 @@ const makeQueue = <A, I>(
       const t = yield* now;
       const messages: Array<ReceivedMessage<A>> = [];
       const deadLettered: Array<MaxReceivesExceeded | UndecodableMessage> = [];
+      let failure: DynamoDBError | undefined = undefined;
       // Start at a random shard so that consumers spread over the shards.
       const firstShard = randomShard(shards);
       const order = bandOrder().flatMap((band) =>
@@ -1443,13 +1459,21 @@ const makeQueue = <A, I>(
           while (candidates.length > 0 && messages.length < max) {
             const wave = candidates.slice(0, max - messages.length);
             candidates = candidates.slice(wave.length);
-            const outcomes = yield* Effect.forEach(wave, (c) =>
-              claim(c, t, visibility), { concurrency: "unbounded" });
+            // Each claim stands alone: one failing (throttled, say) must not throw away the
+            // messages the others claimed, which would then sit in flight with no holder.
+            const outcomes = yield* Effect.forEach(
+              wave,
+              (c) =>
+                Effect.either(claim(c, t, visibility)),
+              { concurrency: "unbounded" },
+            );
             for (const o of outcomes) {
-              if (o.message !== undefined) {
-                messages.push(o.message);
+              if (Either.isLeft(o)) {
+                failure ??= o.left;
+                continue;
               }
-              deadLettered.push(...o.deadLettered);
+              if (o.right.message !== undefined) messages.push(o.right.message);
+              deadLettered.push(...o.right.deadLettered);
             }
           }
           startKey = page.lastKey;
@@ -1457,9 +1481,12 @@ const makeQueue = <A, I>(
             break;
           }
         }
-        if (messages.length >= max) {
-          break;
-        }
+        // After a failed claim, hand over what was claimed rather than read further.
+        if (messages.length >= max || failure !== undefined) break;
+      }
+      // A failed claim is reported only when there is nothing else to hand over.
+      if (failure !== undefined && messages.length === 0 && deadLettered.length === 0) {
+        return yield* failure;
       }
       return { messages, deadLettered };
     }).pipe(Effect.withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }));
