@@ -125,8 +125,9 @@ export interface QueueOptions<A, I> {
   readonly maxReceives?: number | undefined;
   /**
    * How many index partitions the ready messages are spread over (1–64). One DynamoDB partition
-   * takes about 1,000 writes per second, which caps a one-shard queue near 330 messages per
-   * second; more shards lift that, at the price of oldest-first order holding only per shard.
+   * takes about 1,000 writes per second and each message costs its index partition four, which
+   * caps a one-shard queue near 250 messages per second; more shards lift that, at the price of
+   * oldest-first order holding only per shard.
    * @default 1
    */
   readonly shards?: number | undefined;
