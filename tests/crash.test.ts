@@ -18,6 +18,7 @@ import { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import { selectedBackends } from "./_emulators.ts";
+import { startWorker, type Worker } from "./_workers.ts";
 
 const MESSAGES = Number(Deno.env.get("DYNAMOMQ_CRASH_MESSAGES") ?? "1000");
 const CHAOS_MS = Number(Deno.env.get("DYNAMOMQ_CRASH_CHAOS_MS") ?? "8000");
@@ -42,14 +43,6 @@ if (wanted && endpoint === undefined && !inCI) {
   );
 }
 
-interface Rec {
-  readonly e: string;
-  readonly pid: number;
-  readonly t: number;
-  readonly id?: string;
-  readonly pk?: string;
-}
-
 /** A seeded PRNG (mulberry32), so a run's kill schedule repeats. */
 const seeded = (seed: number) => {
   let a = seed >>> 0;
@@ -63,75 +56,6 @@ const seeded = (seed: number) => {
 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const readRecords = (path: string): Array<Rec> => {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch {
-    return [];
-  }
-  const out: Array<Rec> = [];
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue;
-    try {
-      out.push(JSON.parse(line));
-    } catch {
-      // The torn last line of a SIGKILLed worker.
-    }
-  }
-  return out;
-};
-
-interface Worker {
-  readonly name: string;
-  readonly out: string;
-  readonly child: Deno.ChildProcess;
-  readonly status: Promise<Deno.CommandStatus>;
-  readonly stderr: Promise<string>;
-  exited: boolean;
-}
-
-const startWorker = (dir: string, name: string, table: string): Worker => {
-  const out = `${dir}/${name}.jsonl`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./_worker.ts", import.meta.url).pathname,
-      "--table",
-      table,
-      "--queue",
-      QUEUE,
-      "--out",
-      out,
-      "--concurrency",
-      "8",
-      "--visibility-ms",
-      String(VISIBILITY_MS),
-      "--handler-ms",
-      "20",
-      "--shutdown-ms",
-      "5000",
-    ],
-    env: { AWS_ENDPOINT_URL_DYNAMODB: endpoint!, NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const worker: Worker = {
-    name,
-    out,
-    child,
-    status: child.status.then((s) => {
-      worker.exited = true;
-      return s;
-    }),
-    stderr: new Response(child.stderr).text(),
-    exited: false,
-  };
-  return worker;
-};
 
 Deno.test({
   name: `crash: ${MESSAGES} messages, ${WORKERS} worker processes SIGKILLed and restarted at ` +
@@ -182,7 +106,15 @@ Deno.test({
       let next = 0;
       const live: Array<Worker> = [];
       const spawn = () => {
-        const w = startWorker(dir, `w${next++}`, table);
+        const w = startWorker(dir, `w${next++}`, {
+          endpoint: endpoint!,
+          table: table,
+          queue: QUEUE,
+          concurrency: 8,
+          visibilityMs: VISIBILITY_MS,
+          handlerMs: 20,
+          shutdownMs: 5000,
+        });
         live.push(w);
         all.push(w);
       };
@@ -217,7 +149,7 @@ Deno.test({
       }
 
       // --- every message accounted for ------------------------------------------------------
-      const records = all.flatMap((w) => readRecords(w.out).map((r) => ({ ...r, worker: w.name })));
+      const records = all.flatMap((w) => w.records().map((r) => ({ ...r, worker: w.name })));
       const ends = new Map<string, number>();
       const starts = new Map<string, number>();
       const acks = new Map<string, number>();
@@ -266,7 +198,7 @@ Deno.test({
       }`);
     } finally {
       for (const w of all) {
-        if (!w.exited) {
+        if (w.exitedAt === undefined) {
           try {
             w.child.kill("SIGKILL");
           } catch {

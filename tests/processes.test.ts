@@ -20,6 +20,7 @@ import { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import { selectedBackends } from "./_emulators.ts";
+import { type Rec, startWorker, type Worker } from "./_workers.ts";
 
 const MESSAGES = 2000;
 const QUEUE = "procs";
@@ -41,15 +42,6 @@ if (wanted && endpoint === undefined && !inCI) {
   );
 }
 
-interface Rec {
-  readonly e: string;
-  readonly pid: number;
-  readonly t: number;
-  readonly id?: string;
-  readonly pk?: string;
-  readonly r?: number;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` every 100 ms until it returns true; fails after `ms` with `what`. */
@@ -66,86 +58,6 @@ const waitFor = async (
     }
     await sleep(100);
   }
-};
-
-const readRecords = (path: string): Array<Rec> => {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch {
-    return [];
-  }
-  const out: Array<Rec> = [];
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue;
-    try {
-      out.push(JSON.parse(line));
-    } catch {
-      // A torn last line of a SIGKILLed worker.
-    }
-  }
-  return out;
-};
-
-interface Worker {
-  readonly name: string;
-  readonly out: string;
-  readonly child: Deno.ChildProcess;
-  readonly status: Promise<Deno.CommandStatus>;
-  readonly stderr: Promise<string>;
-  exitedAt?: number;
-  records(): Array<Rec>;
-}
-
-const startWorker = (
-  dir: string,
-  name: string,
-  table: string,
-  options: {
-    readonly concurrency: number;
-    readonly visibilityMs: number;
-    readonly handlerMs: number;
-    readonly shutdownMs: number;
-  },
-): Worker => {
-  const out = `${dir}/${name}.jsonl`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./_worker.ts", import.meta.url).pathname,
-      "--table",
-      table,
-      "--queue",
-      QUEUE,
-      "--out",
-      out,
-      "--concurrency",
-      String(options.concurrency),
-      "--visibility-ms",
-      String(options.visibilityMs),
-      "--handler-ms",
-      String(options.handlerMs),
-      "--shutdown-ms",
-      String(options.shutdownMs),
-    ],
-    env: { AWS_ENDPOINT_URL_DYNAMODB: endpoint!, NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const worker: Worker = {
-    name,
-    out,
-    child,
-    status: child.status.then((s) => {
-      worker.exitedAt = Date.now();
-      return s;
-    }),
-    stderr: new Response(child.stderr).text(),
-    records: () => readRecords(out),
-  };
-  return worker;
 };
 
 /** Waits for a worker's exit, at most `ms`. */
@@ -230,7 +142,10 @@ Deno.test({
       phase("send");
       // --- 1. SIGTERM releases the leases at once ---------------------------------------------
       // Visibility 30 s: only a release can make these messages ready again within the test.
-      const a = startWorker(dir, "a", table, {
+      const a = startWorker(dir, "a", {
+        endpoint: endpoint!,
+        table: table,
+        queue: QUEUE,
         concurrency: 8,
         visibilityMs: 30_000,
         handlerMs: 600_000,
@@ -265,9 +180,30 @@ Deno.test({
       // --- 2. three workers, one SIGKILLed mid-handler ---------------------------------------
       const common = { visibilityMs: VISIBILITY_MS, shutdownMs: 5_000 };
       // b is slow (1 s per message), so that it is surely mid-handler when killed.
-      const b = startWorker(dir, "b", table, { ...common, concurrency: 4, handlerMs: 1000 });
-      const c = startWorker(dir, "c", table, { ...common, concurrency: 8, handlerMs: 2 });
-      const d = startWorker(dir, "d", table, { ...common, concurrency: 8, handlerMs: 2 });
+      const b = startWorker(dir, "b", {
+        endpoint: endpoint!,
+        table: table,
+        queue: QUEUE,
+        ...common,
+        concurrency: 4,
+        handlerMs: 1000,
+      });
+      const c = startWorker(dir, "c", {
+        endpoint: endpoint!,
+        table: table,
+        queue: QUEUE,
+        ...common,
+        concurrency: 8,
+        handlerMs: 2,
+      });
+      const d = startWorker(dir, "d", {
+        endpoint: endpoint!,
+        table: table,
+        queue: QUEUE,
+        ...common,
+        concurrency: 8,
+        handlerMs: 2,
+      });
       workers.push(b, c, d);
       // Kill b within 300 ms of a handler start: that handler has 700 ms left to run.
       await waitFor("worker b to be mid-handler after some work", () => {
