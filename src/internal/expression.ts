@@ -82,7 +82,14 @@ export const makeBuilder = (): ExpressionBuilder => {
  */
 type Folded = boolean | Condition;
 
-const fold = (condition: Condition): Folded => {
+/**
+ * Folds the constant parts of a condition away. The memory layer folds with this too, so that
+ * both layers validate and evaluate the same expression.
+ *
+ * @since 0.1.0
+ * @category compilers
+ */
+export const fold = (condition: Condition): Folded => {
   switch (condition._tag) {
     case "In":
       return condition.values.length === 0 ? false : condition;

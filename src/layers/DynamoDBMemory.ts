@@ -35,6 +35,9 @@ import * as Duration from "effect/Duration";
 import * as Effect from "effect/Effect";
 import * as Layer from "effect/Layer";
 import { ConditionFailed, DynamoDBError, type DynamoDBErrorReason } from "../Errors.ts";
+// Folded exactly as the live layer does before it sends an expression (an empty `And` is true,
+// an empty `Or` or `In` false), so both validate and evaluate the same expression.
+import { fold } from "../internal/expression.ts";
 import { itemSize, utf8Length } from "../internal/itemSize.ts";
 import {
   type AttributeValue,
@@ -376,43 +379,6 @@ const equal = (a: AttributeValue, b: AttributeValue): boolean => {
 // ---------------------------------------------------------------------------------------------
 // Conditions
 // ---------------------------------------------------------------------------------------------
-
-/**
- * Folds constant parts away exactly as the live layer does before it sends an expression (an
- * empty `And` is true, an empty `Or` or `In` false), so both validate the same expression.
- */
-const fold = (condition: Condition): boolean | Condition => {
-  switch (condition._tag) {
-    case "In":
-      return condition.values.length === 0 ? false : condition;
-    case "And": {
-      const parts: Array<Condition> = [];
-      for (const part of condition.conditions) {
-        const folded = fold(part);
-        if (folded === false) return false;
-        if (folded !== true) parts.push(folded);
-      }
-      if (parts.length === 0) return true;
-      return parts.length === 1 ? parts[0]! : { _tag: "And", conditions: parts };
-    }
-    case "Or": {
-      const parts: Array<Condition> = [];
-      for (const part of condition.conditions) {
-        const folded = fold(part);
-        if (folded === true) return true;
-        if (folded !== false) parts.push(folded);
-      }
-      if (parts.length === 0) return false;
-      return parts.length === 1 ? parts[0]! : { _tag: "Or", conditions: parts };
-    }
-    case "Not": {
-      const inner = fold(condition.condition);
-      return typeof inner === "boolean" ? !inner : { _tag: "Not", condition: inner };
-    }
-    default:
-      return condition;
-  }
-};
 
 const ORDERING: ReadonlySet<Comparator> = new Set(["<", "<=", ">", ">="]);
 const COMPARATORS: ReadonlySet<string> = new Set(["=", "<>", "<", "<=", ">", ">="]);
