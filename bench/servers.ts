@@ -8,6 +8,7 @@ import {
   dynamoDBLocalArgs,
   dynamoDBLocalDir,
   freePort,
+  terminate,
   waitReady,
 } from "../scripts/_dynamoDBLocal.ts";
 
@@ -63,22 +64,7 @@ const spawn = async (
   let exited: Deno.CommandStatus | undefined;
   const status = child.status.then((s) => (exited = s));
   const stop = async () => {
-    if (exited === undefined) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }, 10_000);
-      await status;
-      clearTimeout(timer);
-    }
+    await terminate(child);
     await Promise.all([drainedErr, drainedOut]);
   };
   try {

@@ -95,6 +95,21 @@ export const dynamoDBLocalArgs = (
   String(port),
 ];
 
+/** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone (at once if it was). */
+export const terminate = async (child: Deno.ChildProcess): Promise<void> => {
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  kill("SIGTERM");
+  const timer = setTimeout(() => kill("SIGKILL"), 10_000);
+  await child.status;
+  clearTimeout(timer);
+};
+
 /** A running DynamoDB Local. */
 export interface LocalServer {
   readonly endpoint: string;
@@ -122,24 +137,9 @@ export const startDynamoDBLocal = async (
     new WritableStream({ write: (chunk) => void (stderrTail = (stderrTail + chunk).slice(-4000)) }),
   ).catch(() => {});
   let exited: Deno.CommandStatus | undefined;
-  const status = child.status.then((s) => (exited = s));
+  child.status.then((s) => (exited = s));
   const stop = async () => {
-    if (exited === undefined) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }, 10_000);
-      await status;
-      clearTimeout(timer);
-    }
+    await terminate(child);
     await drained;
   };
   const endpoint = `http://127.0.0.1:${port}`;
