@@ -723,13 +723,16 @@ const makeQueue = <A, I>(
    * the others follow from high to low. Higher bands are served first most of the time, and a
    * lower band is still looked at first now and then, so it is never starved.
    */
-  const bandOrder = (): ReadonlyArray<number> => {
-    if (priorities === 1) return [0];
-    const weights = bands.map((b) => 4 ** b);
-    let r = Math.random() * weights.reduce((a, b) => a + b, 0);
-    const first = bands.find((_, i) => (r -= weights[i]!) < 0) ?? bands[0]!;
-    return [first, ...bands.filter((b) => b !== first)];
-  };
+  const weights = bands.map((b) => 4 ** b);
+  const totalWeight = weights.reduce((a, b) => a + b, 0);
+  const bandOrder: Effect.Effect<ReadonlyArray<number>> = priorities === 1
+    ? Effect.succeed([0])
+    // Effect's Random, so that tests can seed the draw.
+    : Effect.map(Random.next, (u) => {
+      let r = u * totalWeight;
+      const first = bands.find((_, i) => (r -= weights[i]!) < 0) ?? bands[0]!;
+      return [first, ...bands.filter((b) => b !== first)];
+    });
 
   /** The message body of a stored item: decompressed and decoded with the schema. */
   const bodyOf = (
@@ -1436,7 +1439,7 @@ const makeQueue = <A, I>(
       let failure: DynamoDBError | undefined = undefined;
       // Start at a random shard so that consumers spread over the shards.
       const firstShard = randomShard(shards);
-      const order = bandOrder().flatMap((band) =>
+      const order = (yield* bandOrder).flatMap((band) =>
         Array.from({ length: shards }, (_, i) =>
           readyPartition(name, band, (firstShard + i) % shards))
       );
