@@ -35,6 +35,7 @@
  *
  * @module
  */
+export * as Catalog from "./src/services/Catalog.ts";
 export * as Consumer from "./src/services/Consumer.ts";
 export * as DynamoDB from "./src/services/DynamoDB.ts";
 export * as DynamoDBFaults from "./src/layers/DynamoDBFaults.ts";

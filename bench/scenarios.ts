@@ -451,6 +451,9 @@ export const cost = (
           schema: Schema.String,
           compressAbove: false,
         }).pipe(Effect.provideService(DynamoDB, db));
+        // A handle's first request also writes the queue's catalog item, once: a receive from
+        // the empty queue does that here, so the figures are per message and nothing else.
+        yield* queue.receive();
         capacity.reset();
         yield* metered.meter.reset;
         const reported = options.reported;

@@ -28,6 +28,7 @@ import * as Clock from "effect/Clock";
 import * as Duration from "effect/Duration";
 import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
+import * as Exit from "effect/Exit";
 import * as Option from "effect/Option";
 import * as Random from "effect/Random";
 import * as ParseResult from "effect/ParseResult";
@@ -78,6 +79,7 @@ import {
 } from "../internal/keys.ts";
 import { gunzip, gzip } from "../internal/compression.ts";
 import type { MessageInfo, MessageState, ReceivedMessage } from "../schema/Message.ts";
+import { register } from "./Catalog.ts";
 import {
   and,
   compare,
@@ -712,6 +714,38 @@ const makeQueue = <A, I>(
     "dynamomq.table": table,
   };
 
+  // The queue's catalog item (Catalog.ts), written by the handle's first send or receive beside
+  // that request, not before it. A failure is logged and not retried: the catalog serves tools
+  // such as the dashboard and must never fail or slow a send. An interrupted write is retried.
+  let catalog: "pending" | "writing" | "done" = "pending";
+  const registerOnce: Effect.Effect<void> = Effect.suspend(() => {
+    if (catalog !== "pending") return Effect.void;
+    catalog = "writing";
+    return Effect.flatMap(now, (registeredAt) =>
+      register(table, {
+        name,
+        shards,
+        priorities,
+        maxReceives,
+        visibilityTimeoutMillis: settings.visibilityTimeoutMillis,
+        registeredAt,
+      })).pipe(
+        Effect.provideService(DynamoDB, db),
+        Effect.catchAll((e) =>
+          Effect.logWarning("DynamoMQ: could not write the queue's catalog item").pipe(
+            Effect.annotateLogs({ queue: name, table, error: e.message }),
+          )
+        ),
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            catalog = Exit.isInterrupted(exit) ? "pending" : "done";
+          })
+        ),
+      );
+  });
+  const withCatalog = <X, E, R>(effect: Effect.Effect<X, E, R>): Effect.Effect<X, E, R> =>
+    Effect.zipLeft(effect, registerOnce, { concurrent: true });
+
   /** Every ready partition, highest band first: `priorities × shards` index partition keys. */
   const bands = Array.from({ length: priorities }, (_, i) => priorities - 1 - i);
   const partitions: ReadonlyArray<string> = bands.flatMap((band) =>
@@ -948,6 +982,7 @@ const makeQueue = <A, I>(
     Effect.flatMap(now, (t) => prepare(body, options, t)).pipe(
       Effect.flatMap(putPrepared),
       Effect.withSpan("DynamoMQ.send", { kind: "producer", attributes: attrs }),
+      withCatalog,
     );
 
   /** BatchWriteItem of puts with generated ids, retrying unprocessed entries with jittered backoff. */
@@ -1027,7 +1062,10 @@ const makeQueue = <A, I>(
         },
         { concurrency: 16 },
       );
-    }).pipe(Effect.withSpan("DynamoMQ.sendBatch", { kind: "producer", attributes: attrs }));
+    }).pipe(
+      Effect.withSpan("DynamoMQ.sendBatch", { kind: "producer", attributes: attrs }),
+      withCatalog,
+    );
 
   const transactItem: Queue<A>["transactItem"] = (body, options) =>
     Effect.flatMap(
@@ -1493,7 +1531,10 @@ const makeQueue = <A, I>(
         return yield* failure;
       }
       return { messages, deadLettered };
-    }).pipe(Effect.withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }));
+    }).pipe(
+      Effect.withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }),
+      withCatalog,
+    );
 
   // --- settle ----------------------------------------------------------------------------------
 
