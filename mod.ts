@@ -8,6 +8,7 @@
  *   get, list, stats, purge.
  * - {@linkcode Consumer}: concurrent handlers with leases, heartbeat, backoff and shutdown.
  * - {@linkcode Table}: create the table; CloudFormation and IAM policy.
+ * - {@linkcode Catalog}: the queues of a table and their shapes, as their handles registered them.
  * - {@linkcode PersistedQueueStore}: `@effect/experimental`'s `PersistedQueue` on DynamoDB.
  * - {@linkcode DynamoDB}: the narrow DynamoDB port; {@linkcode DynamoDBLive} implements it over
  *   the AWS SDK, and `@dynamomq/dynamomq/testing` in memory.

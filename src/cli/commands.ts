@@ -23,6 +23,7 @@ import { describe, failureOf } from "./errors.ts";
 import { parseDuration, parseTime } from "./format.ts";
 import * as Io from "./io.ts";
 import { type GivenSettings, layer, resolve, type Settings } from "./session.ts";
+import { dashboard } from "./dashboard.ts";
 import { shell } from "./shell.ts";
 import { watch } from "./watch.ts";
 
@@ -488,6 +489,36 @@ const iamPolicy = sub(
     }),
 );
 
+const dashboardCommand = sub(
+  "dashboard",
+  "Serve the web dashboard of the table: counts, messages, the dead-letter queue (redrive, purge).",
+  {
+    host: Options.text("host").pipe(
+      Options.withPseudoName("address"),
+      Options.withDescription("The address to listen on (loopback unless you say otherwise)."),
+      Options.withDefault("127.0.0.1"),
+    ),
+    port: Options.integer("port").pipe(
+      Options.withDescription("The port; 0 picks a free one."),
+      Options.withDefault(8090),
+    ),
+    readOnly: Options.boolean("read-only").pipe(
+      Options.withDescription("Refuse every change (redrive, purge, delete)."),
+    ),
+    token: optionalText(
+      "token",
+      "Require this bearer token for changes (env DYNAMOMQ_DASHBOARD_TOKEN, which keeps it out of the process list).",
+    ),
+  },
+  (o) =>
+    dashboard({
+      host: o.host,
+      port: o.port,
+      readOnly: o.readOnly,
+      token: Option.getOrUndefined(o.token) ?? env("DYNAMOMQ_DASHBOARD_TOKEN"),
+    }),
+);
+
 const subcommands = [
   createTable,
   send,
@@ -506,6 +537,7 @@ const subcommands = [
   stats,
   dlq,
   watchCommand,
+  dashboardCommand,
   iamPolicy,
 ] as const;
 

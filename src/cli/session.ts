@@ -24,6 +24,8 @@ import { usage } from "./errors.ts";
 export interface Settings {
   readonly table: string;
   readonly queue: string;
+  /** Whether the queue was named (flag or environment) rather than the default. */
+  readonly queueGiven?: boolean | undefined;
   readonly region?: string | undefined;
   readonly endpoint?: string | undefined;
   /** Machine output: JSON on stdout, errors as one JSON line on stderr. */
@@ -112,13 +114,15 @@ export const resolve = (
   if (!TABLE_NAME.test(table)) {
     throw usage(`--table must be 3-255 characters of A-Z a-z 0-9 _ . -, got "${table}"`);
   }
-  const queue = pick("queue") ?? envOf(env, "DYNAMOMQ_QUEUE") ?? defaults.queue;
+  const namedQueue = pick("queue") ?? envOf(env, "DYNAMOMQ_QUEUE");
+  const queue = namedQueue ?? defaults.queue;
   if (!QUEUE_NAME.test(queue)) {
     throw usage(`--queue must be 1-80 characters of A-Z a-z 0-9 _ . -, got "${queue}"`);
   }
   return {
     table,
     queue,
+    queueGiven: namedQueue !== undefined,
     region,
     endpoint,
     json: given.some((g) => g.json === true),

@@ -1,0 +1,649 @@
+/**
+ * The web dashboard: a small app to see and operate the queues of one table in a browser, and
+ * the JSON admin API under it (documented in `docs/dashboard.md`). `layer` serves it on an
+ * `HttpServer` you provide; `router` is the same app to mount under a prefix of your own router.
+ * `deno task dashboard` (the CLI's `dashboard` command) runs it on its own.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer";
+ * import * as Layer from "effect/Layer";
+ * import * as Dashboard from "@dynamomq/dynamomq/dashboard";
+ * import { DynamoDBLive } from "@dynamomq/dynamomq";
+ *
+ * const AdminLive = Dashboard.layer({ table: "dynamomq", readOnly: true }).pipe(
+ *   Layer.provide(NodeHttpServer.layer(createServer, { port: 8090, host: "127.0.0.1" })),
+ *   Layer.provide(DynamoDBLive.layerConfig),
+ * );
+ * Layer.launch(AdminLive);
+ * ```
+ *
+ * @module
+ */
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage";
+import * as HttpRouter from "@effect/platform/HttpRouter";
+import * as HttpServer from "@effect/platform/HttpServer";
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest";
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse";
+import * as Clock from "effect/Clock";
+import * as Data from "effect/Data";
+import * as Duration from "effect/Duration";
+import * as Effect from "effect/Effect";
+import * as Either from "effect/Either";
+import * as Layer from "effect/Layer";
+import * as Option from "effect/Option";
+import * as ParseResult from "effect/ParseResult";
+import * as Schema from "effect/Schema";
+import { InvalidOptions } from "../Errors.ts";
+import { QUEUE_NAME, TABLE_NAME } from "../internal/keys.ts";
+import type { MessageInfo, MessageState } from "../schema/Message.ts";
+import * as Catalog from "../services/Catalog.ts";
+import type { DynamoDB } from "../services/DynamoDB.ts";
+import * as Queue from "../services/Queue.ts";
+import { html, script, style } from "./assets.ts";
+
+/**
+ * A queue to show although it is not in the table's catalog (yet).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExtraQueue {
+  readonly name: string;
+  /** @default 1 */
+  readonly shards?: number | undefined;
+  /** @default 1 */
+  readonly priorities?: number | undefined;
+  /** @default 5 */
+  readonly maxReceives?: number | undefined;
+}
+
+/**
+ * How to run the dashboard.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DashboardOptions {
+  /** The table whose queues it shows. */
+  readonly table: string;
+  /** Refuse every change (redrive, purge, delete) with `403 ReadOnly`. */
+  readonly readOnly?: boolean | undefined;
+  /** When set, every change needs `Authorization: Bearer <token>`; reads do not. */
+  readonly token?: string | undefined;
+  /** Queues to show besides those in the catalog (the catalog's shape wins for a queue in both). */
+  readonly queues?: ReadonlyArray<ExtraQueue> | undefined;
+  /**
+   * Host names the `Host` header may carry (e.g. `["127.0.0.1", "localhost"]`); any other gets
+   * `403 ForbiddenHost`. Guards a loopback dashboard against DNS rebinding. Unset: any.
+   */
+  readonly hosts?: ReadonlyArray<string> | undefined;
+  /**
+   * The counts of each queue are read at most this often, and only while someone asks.
+   * @default "2 seconds"
+   */
+  readonly sampleInterval?: Duration.DurationInput | undefined;
+  /**
+   * How far back the chart's samples go.
+   * @default "15 minutes"
+   */
+  readonly history?: Duration.DurationInput | undefined;
+}
+
+/** One point of a queue's chart. */
+interface Sample {
+  readonly at: number;
+  readonly ready: number;
+  readonly delayed: number;
+  readonly inflight: number;
+  readonly dead: number;
+}
+
+/** What the API answers with on failure: a status and `{ error, message }`. */
+class ApiError extends Data.TaggedError("ApiError")<{
+  readonly status: number;
+  readonly error: string;
+  readonly message: string;
+  readonly retryable?: boolean | undefined;
+}> {}
+
+const apiError = (status: number, error: string, message: string): ApiError =>
+  new ApiError({ status, error, message });
+
+const STATES: ReadonlyArray<MessageState> = ["ready", "delayed", "inflight", "dead"];
+const MAX_BODY_BYTES = 64 * 1024;
+/** How many entries one filtered (group / deduplication id) search reads at most. */
+const SEARCH_BUDGET = 1000;
+
+const securityHeaders = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "cache-control": "no-store",
+};
+
+const asset = (body: string, contentType: string) =>
+  Effect.succeed(HttpServerResponse.text(body, { contentType, headers: securityHeaders }));
+
+const ok = (body: unknown) =>
+  Effect.succeed(HttpServerResponse.unsafeJson(body, { headers: securityHeaders }));
+
+/** Maps the library's typed failures to API errors. */
+const fromLibrary = (
+  e: { readonly _tag: string; readonly message: string; readonly retryable?: boolean | undefined },
+): ApiError => {
+  switch (e._tag) {
+    case "ApiError":
+      return e as ApiError;
+    case "DynamoDBError":
+      return new ApiError({
+        status: 503,
+        error: e._tag,
+        message: e.message,
+        retryable: e.retryable,
+      });
+    case "InvalidOptions":
+      return apiError(400, e._tag, e.message);
+    case "MessageNotFound":
+      return apiError(404, e._tag, e.message);
+    case "InvalidState":
+      return apiError(409, e._tag, e.message);
+    case "ParseError":
+      return apiError(
+        400,
+        "BadRequest",
+        ParseResult.TreeFormatter.formatErrorSync(e as ParseResult.ParseError),
+      );
+    case "RequestError":
+      return apiError(400, "BadRequest", e.message);
+    default:
+      return apiError(500, e._tag, e.message);
+  }
+};
+
+const errorResponse = (e: ApiError) =>
+  HttpServerResponse.unsafeJson(
+    {
+      error: e.error,
+      message: e.message,
+      ...(e.retryable === undefined ? {} : { retryable: e.retryable }),
+    },
+    { status: e.status, headers: securityHeaders },
+  );
+
+/** A message without its payload, for lists. */
+const summaryOf = (m: MessageInfo<unknown>): Record<string, unknown> => {
+  const last = m.attempts[m.attempts.length - 1];
+  return {
+    id: m.id,
+    state: m.state,
+    receives: m.receives,
+    priority: m.priority,
+    sentAt: m.sentAt,
+    updatedAt: m.updatedAt,
+    visibleAt: m.visibleAt,
+    ...(m.group === undefined ? {} : { group: m.group }),
+    ...(m.deduplicationId === undefined ? {} : { deduplicationId: m.deduplicationId }),
+    ...(m.deadReason === undefined ? {} : { deadReason: m.deadReason }),
+    attemptCount: m.attempts.length,
+    ...(last === undefined ? {} : { lastAttempt: last }),
+  };
+};
+
+/** Constant-time comparison, so the token cannot be guessed byte by byte from timings. */
+const sameText = (a: string, b: string): boolean => {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+};
+
+const hostnameOf = (host: string): string => {
+  try {
+    return new URL(`http://${host}`).hostname;
+  } catch {
+    return "";
+  }
+};
+
+const RedriveBody = Schema.Union(
+  Schema.Struct({
+    ids: Schema.Array(Schema.String).pipe(Schema.minItems(1), Schema.maxItems(1000)),
+  }),
+  Schema.Struct({ all: Schema.Literal(true) }),
+);
+const PurgeBody = Schema.Struct({ state: Schema.Literal("ready", "delayed", "inflight", "dead") });
+
+/**
+ * The dashboard as an `HttpRouter`: the pages at `/` (`/app.js`, `/app.css`) and the admin API
+ * under `/api`. Every path the pages use is relative, so the router can be mounted under any
+ * prefix (`HttpRouter.mount("/admin/queues", router)`, then open `/admin/queues/`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const router = (
+  options: DashboardOptions,
+): Effect.Effect<HttpRouter.HttpRouter, InvalidOptions, DynamoDB> =>
+  Effect.gen(function* () {
+    const { table } = options;
+    const readOnly = options.readOnly === true;
+    const token = options.token === undefined || options.token === "" ? undefined : options.token;
+    const sampleMillis = Duration.toMillis(options.sampleInterval ?? "2 seconds");
+    const historyMillis = Duration.toMillis(options.history ?? "15 minutes");
+    for (const [option, millis] of [["sampleInterval", sampleMillis], ["history", historyMillis]]) {
+      if (!(Number(millis) > 0)) {
+        return yield* new InvalidOptions({
+          operation: "Dashboard",
+          option: String(option),
+          detail: "must be a positive duration",
+        });
+      }
+    }
+    if (!TABLE_NAME.test(table)) {
+      return yield* new InvalidOptions({
+        operation: "Dashboard",
+        option: "table",
+        detail: `3-255 characters of A-Z a-z 0-9 _ . -, got "${table}"`,
+      });
+    }
+    for (const q of options.queues ?? []) {
+      if (!QUEUE_NAME.test(q.name)) {
+        return yield* new InvalidOptions({
+          operation: "Dashboard",
+          option: "queues",
+          detail: `"${q.name}" is not a queue name`,
+        });
+      }
+    }
+    const context = yield* Effect.context<DynamoDB>();
+    const handles = new Map<string, { key: string; queue: Queue.Queue<unknown> }>();
+    const handleOf = (
+      d: Omit<Catalog.QueueDescriptor, "registeredAt" | "visibilityTimeoutMillis">,
+    ) =>
+      Effect.gen(function* () {
+        const key = `${d.shards}/${d.priorities}/${d.maxReceives}`;
+        const cached = handles.get(d.name);
+        if (cached !== undefined && cached.key === key) return cached.queue;
+        const queue = yield* Queue.make({
+          table,
+          name: d.name,
+          schema: Schema.Unknown,
+          shards: d.shards,
+          priorities: d.priorities,
+          maxReceives: d.maxReceives,
+        });
+        handles.set(d.name, { key, queue });
+        return queue;
+      });
+    const extras: ReadonlyArray<Catalog.QueueDescriptor> = (options.queues ?? []).map((q) => ({
+      name: q.name,
+      shards: q.shards ?? 1,
+      priorities: q.priorities ?? 1,
+      maxReceives: q.maxReceives ?? 5,
+      visibilityTimeoutMillis: 30_000,
+      registeredAt: 0,
+    }));
+    // Every extra queue's shape is checked (by Queue.make) once, up front.
+    for (const q of extras) yield* handleOf(q);
+
+    /**
+     * The queues to show: the catalog, plus the extra queues it does not have. The catalog is read
+     * at most once per sample interval, however many pages are open.
+     */
+    let catalog:
+      | { readonly at: number; readonly queues: ReadonlyArray<Catalog.QueueDescriptor> }
+      | undefined;
+    const catalogQueues = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis;
+      if (catalog !== undefined && now - catalog.at < sampleMillis) return catalog.queues;
+      const queues = yield* Catalog.list(table);
+      catalog = { at: now, queues };
+      return queues;
+    });
+    const queues = Effect.gen(function* () {
+      const listed = yield* catalogQueues;
+      const names = new Set(listed.map((q) => q.name));
+      return [...listed, ...extras.filter((q) => !names.has(q.name))].sort((
+        a,
+        b,
+      ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    });
+
+    const queueNamed = (name: string | undefined) =>
+      Effect.gen(function* () {
+        const found = (yield* queues).find((q) => q.name === name);
+        if (found === undefined) {
+          return yield* apiError(404, "QueueNotFound", `no queue "${name}" in table ${table}`);
+        }
+        return yield* handleOf(found);
+      });
+
+    // --- counts and the chart's samples ---------------------------------------------------------
+    const latest = new Map<string, { at: number; stats: Queue.QueueStats }>();
+    const samples = new Map<string, Array<Sample>>();
+    // One refresh of a queue at a time: two open pages share a sample instead of reading twice.
+    const locks = new Map<string, Effect.Semaphore>();
+    const lockOf = (name: string) => {
+      const lock = locks.get(name) ?? Effect.unsafeMakeSemaphore(1);
+      locks.set(name, lock);
+      return lock;
+    };
+    const statsOf = (queue: Queue.Queue<unknown>) =>
+      lockOf(queue.name).withPermits(1)(Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis;
+        const cached = latest.get(queue.name);
+        if (cached !== undefined && now - cached.at < sampleMillis) return cached;
+        const stats = yield* queue.stats;
+        const at = yield* Clock.currentTimeMillis;
+        const fresh = { at, stats };
+        latest.set(queue.name, fresh);
+        const history = (samples.get(queue.name) ?? []).filter((s) => s.at > at - historyMillis);
+        history.push({
+          at,
+          ready: stats.ready,
+          delayed: stats.delayed,
+          inflight: stats.inflight,
+          dead: stats.dead,
+        });
+        samples.set(queue.name, history);
+        return fresh;
+      }));
+
+    // --- guards ----------------------------------------------------------------------------------
+    const remote = (request: HttpServerRequest.HttpServerRequest) =>
+      Option.getOrElse(request.remoteAddress, () => "unknown");
+
+    const checkHost = Effect.gen(function* () {
+      if (options.hosts === undefined) return;
+      const request = yield* HttpServerRequest.HttpServerRequest;
+      const host = hostnameOf(request.headers.host ?? "");
+      if (!options.hosts.includes(host)) {
+        return yield* apiError(403, "ForbiddenHost", `host "${host}" is not served here`);
+      }
+    });
+
+    /** Everything a change must pass before it runs; refusals are logged too. */
+    const guardChange = (action: string, queue: string | undefined) =>
+      Effect.gen(function* () {
+        const request = yield* HttpServerRequest.HttpServerRequest;
+        const origin = request.headers.origin;
+        const host = request.headers.host ?? "";
+        if (
+          (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`) ||
+          request.headers["sec-fetch-site"] === "cross-site"
+        ) {
+          return yield* apiError(403, "ForbiddenOrigin", "changes from another site are refused");
+        }
+        const type = request.headers["content-type"] ?? "";
+        if (!type.toLowerCase().startsWith("application/json")) {
+          return yield* apiError(415, "UnsupportedMediaType", "changes take a JSON body");
+        }
+        if (readOnly) {
+          return yield* apiError(403, "ReadOnly", "this dashboard is read-only");
+        }
+        if (
+          token !== undefined && !sameText(request.headers.authorization ?? "", `Bearer ${token}`)
+        ) {
+          return yield* apiError(401, "Unauthorized", "this change needs the dashboard's token");
+        }
+      }).pipe(
+        Effect.tapError((e) =>
+          Effect.flatMap(
+            HttpServerRequest.HttpServerRequest,
+            (request) =>
+              Effect.logWarning(`dashboard: ${action} refused`).pipe(
+                Effect.annotateLogs({ queue, error: e.error, remote: remote(request) }),
+              ),
+          )
+        ),
+      );
+
+    /** Runs a change and logs what it did (or how it failed). */
+    const logged = <A>(
+      action: string,
+      queue: string | undefined,
+      details: Record<string, unknown>,
+      effect: Effect.Effect<A, ApiError, DynamoDB>,
+      describe: (a: A) => Record<string, unknown>,
+    ) =>
+      Effect.gen(function* () {
+        const request = yield* HttpServerRequest.HttpServerRequest;
+        const annotations = { ...details, queue, table, remote: remote(request) };
+        return yield* effect.pipe(
+          Effect.tap((a) =>
+            Effect.logInfo(`dashboard: ${action}`).pipe(
+              Effect.annotateLogs({ ...annotations, ...describe(a) }),
+            )
+          ),
+          Effect.tapError((e) =>
+            Effect.logWarning(`dashboard: ${action} failed`).pipe(
+              Effect.annotateLogs({ ...annotations, error: e.error, detail: e.message }),
+            )
+          ),
+        );
+      });
+
+    const pathParams = Effect.map(HttpRouter.params, (p) => ({ queue: p.queue, id: p.id }));
+    const searchParam = (
+      params: Readonly<Record<string, string | ReadonlyArray<string>>>,
+      name: string,
+    ) => {
+      const v = params[name];
+      const s = typeof v === "string" ? v : v?.[0];
+      return s === undefined || s === "" ? undefined : s;
+    };
+    const jsonBody = <A, I>(schema: Schema.Schema<A, I>) =>
+      HttpServerRequest.schemaBodyJson(schema).pipe(
+        HttpIncomingMessage.withMaxBodySize(Option.some(MAX_BODY_BYTES)),
+      );
+
+    // --- handlers --------------------------------------------------------------------------------
+    const info = ok({
+      table,
+      readOnly,
+      tokenRequired: token !== undefined,
+      sampleIntervalMillis: sampleMillis,
+      historyMillis,
+    });
+
+    const listQueues = Effect.gen(function* () {
+      const all = yield* queues;
+      const rows = yield* Effect.forEach(all, (d) =>
+        Effect.gen(function* () {
+          const { at, stats } = yield* statsOf(yield* handleOf(d));
+          return {
+            name: d.name,
+            shards: d.shards,
+            priorities: d.priorities,
+            maxReceives: d.maxReceives,
+            visibilityTimeoutMillis: d.visibilityTimeoutMillis,
+            stats,
+            sampledAt: at,
+            history: samples.get(d.name) ?? [],
+          };
+        }), { concurrency: 4 });
+      return yield* ok({ queues: rows });
+    });
+
+    const listMessages = Effect.gen(function* () {
+      const { queue: name } = yield* pathParams;
+      const queue = yield* queueNamed(name);
+      const params = yield* HttpServerRequest.ParsedSearchParams;
+      const id = searchParam(params, "id");
+      if (id !== undefined) {
+        const found = yield* queue.get(id);
+        return yield* ok({ messages: Option.isSome(found) ? [summaryOf(found.value)] : [] });
+      }
+      const state = searchParam(params, "state") ?? "ready";
+      if (!STATES.includes(state as MessageState)) {
+        return yield* apiError(400, "BadRequest", `state must be one of ${STATES.join(", ")}`);
+      }
+      const limitText = searchParam(params, "limit") ?? "25";
+      const limit = Number(limitText);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+        return yield* apiError(400, "BadRequest", `limit must be an integer from 1 to 100`);
+      }
+      const group = searchParam(params, "group");
+      const deduplicationId = searchParam(params, "deduplicationId");
+      let cursor = searchParam(params, "cursor");
+      if (group === undefined && deduplicationId === undefined) {
+        const page = yield* queue.list({ state: state as MessageState, limit, cursor });
+        return yield* ok({
+          messages: page.messages.map(summaryOf),
+          ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
+        });
+      }
+      // A filter reads whole pages until it has `limit` matches or has read its budget; a page
+      // cannot be resumed in the middle, so the last page's matches are all kept.
+      const matches: Array<MessageInfo<unknown>> = [];
+      let read = 0;
+      do {
+        const page: Queue.ListPage<unknown> = yield* queue.list({
+          state: state as MessageState,
+          limit: 100,
+          cursor,
+        });
+        read += page.messages.length;
+        matches.push(
+          ...page.messages.filter((m) =>
+            (group === undefined || m.group === group) &&
+            (deduplicationId === undefined || m.deduplicationId === deduplicationId)
+          ),
+        );
+        cursor = page.cursor;
+      } while (cursor !== undefined && matches.length < limit && read < SEARCH_BUDGET);
+      return yield* ok({
+        messages: matches.map(summaryOf),
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+    });
+
+    const getMessage = Effect.gen(function* () {
+      const { queue: name, id } = yield* pathParams;
+      const queue = yield* queueNamed(name);
+      const params = yield* HttpServerRequest.ParsedSearchParams;
+      const withPayload = searchParam(params, "payload") === "true";
+      const found = yield* queue.get(id ?? "");
+      if (Option.isNone(found)) {
+        return yield* apiError(404, "MessageNotFound", `no message "${id}" in queue ${name}`);
+      }
+      const m = found.value;
+      const payload = !withPayload
+        ? {}
+        : Either.isRight(m.body)
+        ? { body: m.body.right }
+        : { bodyError: m.body.left };
+      return yield* ok({
+        message: { ...summaryOf(m), attempts: m.attempts, ...payload },
+      });
+    });
+
+    const redrive = Effect.gen(function* () {
+      const { queue: name } = yield* pathParams;
+      yield* guardChange("redrive", name);
+      const queue = yield* queueNamed(name);
+      const body = yield* jsonBody(RedriveBody);
+      if ("all" in body) {
+        return yield* logged(
+          "redrive all",
+          name,
+          {},
+          Effect.mapError(queue.redriveAll(), fromLibrary),
+          (n) => ({ redriven: n }),
+        ).pipe(Effect.flatMap((n) => ok({ redriven: n, failed: [] })));
+      }
+      const ids = [...new Set(body.ids)];
+      const results = yield* logged(
+        "redrive",
+        name,
+        { ids: ids.join(",") },
+        Effect.forEach(ids, (id) =>
+          Effect.either(queue.redrive(id)).pipe(
+            Effect.flatMap((r) =>
+              Either.isLeft(r) && r.left._tag === "DynamoDBError"
+                ? Effect.fail(fromLibrary(r.left))
+                : Effect.succeed({ id, result: r })
+            ),
+          ), { concurrency: 8 }),
+        (rs) => ({ redriven: rs.filter((r) => Either.isRight(r.result)).length }),
+      );
+      const failed = results.flatMap(({ id, result }) =>
+        Either.isLeft(result) ? [{ id, error: result.left._tag, message: result.left.message }] : []
+      );
+      return yield* ok({ redriven: results.length - failed.length, failed });
+    });
+
+    const purge = Effect.gen(function* () {
+      const { queue: name } = yield* pathParams;
+      yield* guardChange("purge", name);
+      const queue = yield* queueNamed(name);
+      const { state } = yield* jsonBody(PurgeBody);
+      const purged = yield* logged(
+        "purge",
+        name,
+        { state },
+        Effect.mapError(queue.purge({ state }), fromLibrary),
+        (n) => ({ purged: n }),
+      );
+      return yield* ok({ purged });
+    });
+
+    const deleteMessage = Effect.gen(function* () {
+      const { queue: name, id } = yield* pathParams;
+      yield* guardChange("delete", name);
+      const queue = yield* queueNamed(name);
+      yield* logged(
+        "delete",
+        name,
+        { id },
+        Effect.mapError(queue.delete(id ?? ""), fromLibrary),
+        () => ({}),
+      );
+      return yield* ok({ deleted: id });
+    });
+
+    /** The common wrapper: host check, typed failures to JSON, and DynamoDB from this layer. */
+    const handle = <E extends { readonly _tag: string; readonly message: string }, R>(
+      effect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+    ) =>
+      Effect.zipRight(checkHost, effect).pipe(
+        Effect.catchAll((e) => Effect.succeed(errorResponse(fromLibrary(e)))),
+        Effect.provide(context),
+      );
+
+    return HttpRouter.empty.pipe(
+      HttpRouter.get("/", handle(asset(html, "text/html; charset=utf-8"))),
+      HttpRouter.get("/index.html", handle(asset(html, "text/html; charset=utf-8"))),
+      HttpRouter.get("/app.js", handle(asset(script, "text/javascript; charset=utf-8"))),
+      HttpRouter.get("/app.css", handle(asset(style, "text/css; charset=utf-8"))),
+      HttpRouter.get("/api/info", handle(info)),
+      HttpRouter.get("/api/queues", handle(listQueues)),
+      HttpRouter.get("/api/queues/:queue/messages", handle(listMessages)),
+      HttpRouter.get("/api/queues/:queue/messages/:id", handle(getMessage)),
+      HttpRouter.post("/api/queues/:queue/redrive", handle(redrive)),
+      HttpRouter.post("/api/queues/:queue/purge", handle(purge)),
+      HttpRouter.del("/api/queues/:queue/messages/:id", handle(deleteMessage)),
+      HttpRouter.all(
+        "*",
+        handle(Effect.fail(apiError(404, "NotFound", "no such page or API route"))),
+      ),
+    );
+  });
+
+/**
+ * Serves the dashboard on the `HttpServer` it is given (for example a second port of your app:
+ * `NodeHttpServer.layer(createServer, { port: 8090, host: "127.0.0.1" })`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: DashboardOptions,
+): Layer.Layer<never, InvalidOptions, DynamoDB | HttpServer.HttpServer> =>
+  Layer.unwrapEffect(Effect.map(router(options), (app) => HttpServer.serve(app)));
