@@ -415,6 +415,7 @@ queueTest(
         (yield* refused({ table: ctx.table, sampleInterval: 0 })).option,
         "sampleInterval",
       );
+      assert.equal((yield* refused({ table: ctx.table, history: "0 millis" })).option, "history");
     }),
   { only: ["memory"] },
 );
