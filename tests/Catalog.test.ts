@@ -4,7 +4,7 @@
  * never show up as messages. A failed registration never fails the send.
  */
 import assert from "node:assert/strict";
-import { Effect, Schema } from "effect";
+import { Effect, Schema, TestClock } from "effect";
 import { DynamoDBError } from "../src/Errors.ts";
 import * as Catalog from "../src/services/Catalog.ts";
 import { DynamoDB } from "../src/services/DynamoDB.ts";
@@ -12,23 +12,24 @@ import * as Queue from "../src/services/Queue.ts";
 import { queueTest, T0 } from "./_queue.ts";
 
 /** The port with every catalog put counted, and failed when `fail` says so. */
-const watchCatalog = (db: DynamoDB, fail: boolean) => {
-  const seen = { puts: 0 };
+const watchCatalog = (db: DynamoDB, fail: () => boolean) => {
+  const seen = { registers: 0, reports: 0 };
   const watched: DynamoDB = {
     ...db,
-    put: (table, item, options) => {
-      if (item.pk !== "#queues") return db.put(table, item, options);
-      seen.puts++;
-      return fail
+    update: (table, key, update, options) => {
+      if (key.pk !== "#queues") return db.update(table, key, update, options);
+      if (update.add?.completed !== undefined) seen.reports++;
+      else seen.registers++;
+      return fail()
         ? Effect.fail(
           new DynamoDBError({
-            operation: "put",
+            operation: "update",
             reason: "AccessDenied",
             retryable: false,
             detail: "not allowed",
           }),
         )
-        : db.put(table, item, options);
+        : db.update(table, key, update, options);
     },
   };
   return { seen, watched };
@@ -52,6 +53,7 @@ queueTest(
           maxReceives: 5,
           visibilityTimeoutMillis: 90_000,
           registeredAt: T0,
+          completed: 0,
         },
         {
           name: "orders",
@@ -60,6 +62,7 @@ queueTest(
           maxReceives: 7,
           visibilityTimeoutMillis: 30_000,
           registeredAt: T0,
+          completed: 0,
         },
       ]);
     }).pipe(Effect.provideService(DynamoDB, ctx.db)),
@@ -69,18 +72,18 @@ queueTest(
   "a handle registers once, and a receive registers a queue too",
   (ctx) =>
     Effect.gen(function* () {
-      const { seen, watched } = watchCatalog(ctx.db, false);
+      const { seen, watched } = watchCatalog(ctx.db, () => false);
       const make = (name: string) =>
         Queue.make({ table: ctx.table, name, schema: Schema.Unknown }).pipe(
           Effect.provideService(DynamoDB, watched),
         );
       const producer = yield* make("orders");
       for (let i = 0; i < 5; i++) yield* producer.send({ i });
-      assert.equal(seen.puts, 1);
+      assert.equal(seen.registers, 1);
       const consumer = yield* make("consumer-only");
       yield* consumer.receive();
       yield* consumer.receive();
-      assert.equal(seen.puts, 2);
+      assert.equal(seen.registers, 2);
       const names = (yield* Catalog.list(ctx.table)).map((q) => q.name);
       assert.deepEqual(names, ["consumer-only", "orders"]);
     }).pipe(Effect.provideService(DynamoDB, ctx.db)),
@@ -90,12 +93,12 @@ queueTest(
   "a failed registration does not fail the send and is not retried by that handle",
   (ctx) =>
     Effect.gen(function* () {
-      const { seen, watched } = watchCatalog(ctx.db, true);
+      const { seen, watched } = watchCatalog(ctx.db, () => true);
       const queue = yield* Queue.make({ table: ctx.table, name: "orders", schema: Schema.Unknown })
         .pipe(Effect.provideService(DynamoDB, watched));
       yield* queue.send({ n: 1 });
       yield* queue.send({ n: 2 });
-      assert.equal(seen.puts, 1);
+      assert.equal(seen.registers, 1);
       assert.equal((yield* queue.stats).ready, 2);
       assert.deepEqual(yield* Catalog.list(ctx.table), []);
     }).pipe(Effect.provideService(DynamoDB, ctx.db)),
@@ -135,5 +138,54 @@ queueTest(
         registeredAt: 5,
       });
       assert.deepEqual((yield* Catalog.list(ctx.table)).map((q) => q.name), ["good"]);
+    }).pipe(Effect.provideService(DynamoDB, ctx.db)),
+);
+
+queueTest(
+  "acks are added to the catalog's completed count every 10 s, beside later requests",
+  (ctx) =>
+    Effect.gen(function* () {
+      let failing = false;
+      const { seen, watched } = watchCatalog(ctx.db, () => failing);
+      const queue = yield* Queue.make({ table: ctx.table, name: "orders", schema: Schema.Unknown })
+        .pipe(Effect.provideService(DynamoDB, watched));
+      const completed = Effect.map(Catalog.list(ctx.table), (qs) => qs[0]!.completed);
+      const ackAll = Effect.gen(function* () {
+        const { messages } = yield* queue.receive({ max: 10 });
+        yield* queue.ackBatch(messages);
+        return messages.length;
+      });
+      for (let i = 0; i < 3; i++) yield* queue.send({ i });
+      assert.equal(yield* ackAll, 3);
+      // Counted, not yet reported: the first report waits for its 10 s window.
+      assert.equal(seen.reports, 0);
+      assert.equal(yield* completed, 0);
+      yield* TestClock.adjust("10 seconds");
+      yield* queue.receive();
+      assert.equal(seen.reports, 1);
+      assert.equal(yield* completed, 3);
+      // A failed report keeps its count for the next one; a new handle's register keeps the count.
+      yield* queue.send({ i: 3 });
+      yield* ackAll;
+      yield* TestClock.adjust("10 seconds");
+      failing = true;
+      yield* queue.receive();
+      failing = false;
+      assert.equal(yield* completed, 3);
+      yield* TestClock.adjust("10 seconds");
+      yield* queue.receive();
+      assert.equal(yield* completed, 4);
+      const again = yield* ctx.makeQueue();
+      yield* again.receive();
+      assert.equal(yield* completed, 4);
+      // Transactional batches count too (where the backend has transactions).
+      if (ctx.backend.transactions) {
+        for (let i = 0; i < 2; i++) yield* queue.send({ i });
+        const { messages } = yield* queue.receive({ max: 10 });
+        yield* queue.ackBatch(messages, { transaction: true });
+        yield* TestClock.adjust("10 seconds");
+        yield* queue.receive();
+        assert.equal(yield* completed, 6);
+      }
     }).pipe(Effect.provideService(DynamoDB, ctx.db)),
 );

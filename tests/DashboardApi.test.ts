@@ -132,7 +132,9 @@ queueTest(
         delayed: 1,
         inflight: 0,
         dead: 0,
+        completed: 0,
       }]);
+      assert.equal(ordersRow.completed, 0);
       assert.equal(later.shards, 1);
       assert.deepEqual(later.stats, {
         ready: 0,
@@ -175,6 +177,18 @@ queueTest(
       ]);
       yield* TestClock.adjust(9_000);
       assert.deepEqual(yield* history(), [2_000, 11_000]);
+      // Acks reach the samples through the catalog's completed count, once reported.
+      const { messages } = yield* orders.receive({ max: 2 });
+      yield* orders.ackBatch(messages);
+      yield* TestClock.adjust(10_000);
+      yield* orders.receive();
+      const after = yield* a.get("/api/queues");
+      assert.equal(after.json.queues[0].completed, 2);
+      assert.deepEqual(
+        after.json.queues[0].history.map((s: { completed: number }) => s.completed),
+        [2],
+        "the sample of 10 s ago has expired",
+      );
     }),
 );
 

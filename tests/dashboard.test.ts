@@ -2,9 +2,10 @@
  * The dashboard end to end: `dynamomq dashboard` runs as a subprocess, as an operator starts it,
  * and headless Chromium (tests/_browser.ts) drives its pages through the data-testids of the UI
  * contract, while the test changes the queues through the library and checks the results both
- * ways. Covers live counts, the message page and its on-demand payload, the dead-letter queue's
- * redrive and purge (with the confirm dialog), read-only mode, the token and the request checks
- * of the admin API, and the overview screenshot of docs/dashboard.md (written to
+ * ways. Covers live counts, throughput (a consumer acking while the test sends), the message
+ * page and its on-demand payload, the dead-letter queue's redrive and purge (with the confirm
+ * dialog), read-only mode, the token and the request checks of the admin API, and the overview
+ * screenshot of docs/dashboard.md (written to
  * `.test-output/dashboard.png`, and to `docs/dashboard.png` with `DYNAMOMQ_UPDATE_SCREENSHOT=1`).
  * Any console error or uncaught error in a page fails its scenario.
  *
@@ -14,9 +15,10 @@
  * with a loud warning, except under `CI=true`, where that is a failure.
  */
 import assert from "node:assert/strict";
-import { Effect, ManagedRuntime, Option, Schema } from "effect";
+import { Effect, Exit, Logger, LogLevel, ManagedRuntime, Option, Schema, Scope } from "effect";
 import type { Page, Request } from "playwright-core";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
+import * as Consumer from "../src/services/Consumer.ts";
 import { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
@@ -755,7 +757,7 @@ scenario("screenshot", {}, async ({ dash, page, queue, run }) => {
   const [orders, emails, payments] = await Promise.all(
     ["orders", "emails", "payments"].map(queue),
   );
-  await send(orders!, 18);
+  await send(orders!, 20);
   await send(emails!, 42);
   await send(emails!, 5, { delay: "1 hour" });
   await send(payments!, 6);
@@ -767,6 +769,10 @@ scenario("screenshot", {}, async ({ dash, page, queue, run }) => {
   for (const message of (await run(payments!.receive({ max: 1 }))).messages) {
     await run(payments!.deadLetter(message, { tag: "CardDeclined", message: "declined" }));
   }
+  // Two orders acked now start the handle's 10 s window for reporting acks to the catalog, so
+  // its first report comes sooner. It is this handle's last request before the consumer's
+  // (which reuse it), so nothing can be reported before the page has shown 0 below.
+  await run(orders!.ackBatch((await run(orders!.receive({ max: 2 }))).messages));
 
   await page.goto(dash.url);
   await waitCount(page, tid("queue-row"), 3);
@@ -777,47 +783,97 @@ scenario("screenshot", {}, async ({ dash, page, queue, run }) => {
     await page.locator(`select${tid("chart-queue")} option`).allTextContents(),
     ["All queues", "emails", "orders", "payments"],
   );
+  // Nothing reported yet: a handle reports its acks beside a later request of its own.
+  assert.deepEqual(await page.locator(tid("count-completed")).allTextContents(), ["0", "0", "0"]);
+  await page.evaluate("window.__marker = 1");
 
-  // Let the chart gather samples (one per sample interval while the page polls), moving the
-  // counts in between so its lines have a shape.
-  let seen = 0;
-  await until(
-    "4 samples of every queue",
-    async () => {
-      const queues = await api(dash, "GET", "api/queues");
-      const samples = Math.min(
-        ...queues.json.queues.map((q: { history: Array<unknown> }) => q.history.length),
-      );
-      if (samples > seen) {
-        seen = samples;
-        await send(emails!, 6);
-        const { messages } = await run(orders!.receive({ max: 2 }));
-        for (const message of messages) await run(orders!.ack(message));
-      }
-      return samples;
-    },
-    (samples) => samples >= 4,
-  );
-  // Two refreshes after that: the second one started after the fourth sample existed.
-  await nextRefresh(page);
-  await nextRefresh(page);
-  assert.doesNotMatch(await textOf(page, tid("rates")) ?? "", /collecting/);
-  assert.ok(
-    await page.locator(`svg${tid("rate-chart")}`).locator("path, polyline").count() >= 4,
-    "the chart draws no lines",
-  );
+  // Throughput: orders keep arriving (6/s) while a consumer acks them, a little slower, so the
+  // two lines differ. Its handle adds its acks to the catalog at most every 10 s, beside one of
+  // its own requests, so the page sees a first step 10 s after the acks above, and a second 10 s
+  // later.
+  let producing = true;
+  let producerError: unknown;
+  const producer = (async () => {
+    while (producing) {
+      await send(orders!, 3);
+      await pause(500);
+    }
+  })().catch((e) => void (producerError = e));
+  // The consumer's fibers inherit the level: no "consumer started/stopped" lines in the output.
+  const quiet = Logger.withMinimumLogLevel(LogLevel.Warning);
+  const scope = await run(Scope.make());
+  try {
+    await run(Scope.extend(
+      Consumer.run(orders!, () => Effect.sleep("200 millis"), {
+        concurrency: 1,
+        poll: { max: "500 millis" },
+        shutdownTimeout: "2 seconds",
+      }).pipe(quiet),
+      scope,
+    ));
 
-  await Deno.mkdir(OUTPUT_DIR, { recursive: true });
-  const file = new URL("dashboard.png", OUTPUT_DIR);
-  const png = await page.screenshot({ path: file.pathname });
-  // A PNG of 1280×800 (IHDR: width and height, big-endian, at bytes 16 and 20).
-  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
-  assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
-  assert.deepEqual([view.getUint32(16), view.getUint32(20)], [1280, 800]);
-  assert.ok((await Deno.stat(file)).size > 20_000, "the screenshot is nearly empty");
-  if (Deno.env.get("DYNAMOMQ_UPDATE_SCREENSHOT") === "1") {
-    await Deno.writeFile(DOCS_SCREENSHOT, png);
+    // The first report shows without a reload: the completed count and the processed rate.
+    await waitText(page, countCell("orders", "count-completed"), /^[1-9]\d*$/);
+    await until(
+      "a processed rate above 0",
+      () => textOf(page, tid("rate-processed")),
+      (text) => text !== undefined && /^\d+\.\d$/.test(text) && Number(text) > 0,
+    );
+    assert.match(
+      await textOf(page, tid("rates")) ?? "",
+      /^processed \d+\.\d\/s · arriving \d+\.\d\/s · backlog [+−]\d+\.\d\/s · dead [+−]\d+\.\d\/s$/,
+    );
+    assert.equal(await page.evaluate("window.__marker"), 1, "the page was reloaded");
+
+    // Let the charts gather samples (one per sample interval while the page polls) until the
+    // second report, moving the emails in between so the state chart's lines have a shape.
+    let seen = 0;
+    const { completed } = await until(
+      "4 samples of every queue and 2 reports of orders' acks",
+      async () => {
+        const queues: Array<{ name: string; history: Array<{ completed: number }> }> =
+          (await api(dash, "GET", "api/queues")).json.queues;
+        const samples = Math.min(...queues.map((q) => q.history.length));
+        if (samples > seen) {
+          seen = samples;
+          await send(emails!, 6);
+        }
+        const counts = queues.find((q) => q.name === "orders")!.history.map((x) => x.completed);
+        const reports = new Set(counts.filter((n) => n > 0)).size;
+        return { samples, reports, completed: Math.max(0, ...counts) };
+      },
+      ({ samples, reports }) => samples >= 4 && reports >= 2,
+    );
+    // The page has drawn them: it shows that count (or a later one), and both charts have lines.
+    await until(
+      `orders' completed count to reach ${completed} on the page`,
+      () => textOf(page, countCell("orders", "count-completed")),
+      (text) => Number(text) >= completed,
+    );
+    const lines = (chart: string) =>
+      page.locator(`svg${tid(chart)}`).locator("path, polyline").count();
+    await until("4 lines in the state chart", () => lines("rate-chart"), (n) => n >= 4);
+    await until("2 lines in the throughput chart", () => lines("throughput-chart"), (n) => n >= 2);
+    assert.doesNotMatch(await textOf(page, tid("rates")) ?? "", /collecting/);
+    assert.ok(Number(await textOf(page, tid("rate-processed"))) > 0);
+
+    await Deno.mkdir(OUTPUT_DIR, { recursive: true });
+    const file = new URL("dashboard.png", OUTPUT_DIR);
+    const png = await page.screenshot({ path: file.pathname });
+    // A PNG of 1280×800 (IHDR: width and height, big-endian, at bytes 16 and 20).
+    const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+    assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+    assert.deepEqual([view.getUint32(16), view.getUint32(20)], [1280, 800]);
+    assert.ok((await Deno.stat(file)).size > 20_000, "the screenshot is nearly empty");
+    if (Deno.env.get("DYNAMOMQ_UPDATE_SCREENSHOT") === "1") {
+      await Deno.writeFile(DOCS_SCREENSHOT, png);
+    }
+  } finally {
+    producing = false;
+    await producer;
+    await run(quiet(Scope.close(scope, Exit.void)));
   }
+  if (producerError !== undefined) throw producerError;
 });
 
 Deno.test({

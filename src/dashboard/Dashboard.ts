@@ -98,6 +98,8 @@ interface Sample {
   readonly delayed: number;
   readonly inflight: number;
   readonly dead: number;
+  /** The catalog's `completed` count when sampled: rates come from its differences. */
+  readonly completed: number;
 }
 
 /** What the API answers with on failure: a status and `{ error, message }`. */
@@ -288,6 +290,7 @@ export const router = (
       maxReceives: q.maxReceives ?? 5,
       visibilityTimeoutMillis: 30_000,
       registeredAt: 0,
+      completed: 0,
     }));
     // Every extra queue's shape is checked (by Queue.make) once, up front.
     for (const q of extras) yield* handleOf(q);
@@ -334,7 +337,7 @@ export const router = (
       locks.set(name, lock);
       return lock;
     };
-    const statsOf = (queue: Queue.Queue<unknown>) =>
+    const statsOf = (queue: Queue.Queue<unknown>, completed: number) =>
       lockOf(queue.name).withPermits(1)(Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis;
         const cached = latest.get(queue.name);
@@ -350,6 +353,7 @@ export const router = (
           delayed: stats.delayed,
           inflight: stats.inflight,
           dead: stats.dead,
+          completed,
         });
         samples.set(queue.name, history);
         return fresh;
@@ -456,7 +460,7 @@ export const router = (
       const all = yield* queues;
       const rows = yield* Effect.forEach(all, (d) =>
         Effect.gen(function* () {
-          const { at, stats } = yield* statsOf(yield* handleOf(d));
+          const { at, stats } = yield* statsOf(yield* handleOf(d), d.completed);
           return {
             name: d.name,
             shards: d.shards,
@@ -464,6 +468,7 @@ export const router = (
             maxReceives: d.maxReceives,
             visibilityTimeoutMillis: d.visibilityTimeoutMillis,
             stats,
+            completed: d.completed,
             sampledAt: at,
             history: samples.get(d.name) ?? [],
           };

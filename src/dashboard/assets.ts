@@ -255,7 +255,7 @@ export const script: string = String.raw`"use strict";
     if (app.live && !document.hidden) app.timer = setTimeout(refresh, app.interval);
   }
 
-  // ---- Overview: totals, the queues table, the chart.
+  // ---- Overview: totals, the queues table, the two charts.
   function queueRow(q) {
     const st = q.stats;
     return h("tr", { "data-testid": "queue-row", "data-queue": q.name },
@@ -265,33 +265,55 @@ export const script: string = String.raw`"use strict";
       h("td", { class: "num", "data-testid": "count-inflight" }, st.inflight),
       h("td", { class: "num", "data-testid": "count-dead" },
         h("a", { href: queueHref(q.name, "dead"), class: st.dead > 0 ? "dead-link" : "plain-link" }, st.dead)),
+      h("td", { class: "num", "data-testid": "count-completed" }, q.completed || 0),
       h("td", { class: "num", "data-testid": "oldest" }, st.oldestReadyAge > 0 ? duration(st.oldestReadyAge) : "—"),
       td("muted small", plural(q.shards, "shard") + " · " + plural(q.priorities, "priority", "priorities")));
   }
+  const FLOWS = [["processed", "processed/s"], ["arriving", "arriving/s"]];
   function overviewView() {
     const tiles = h("div", { class: "tiles" });
     const tbody = h("tbody");
     const table = h("table", { class: "grid", "data-testid": "queues" },
       h("thead", null, h("tr", null, th("Queue"), th("Ready", "num"), th("Delayed", "num"),
-        th("In flight", "num"), th("Dead", "num"), th("Oldest ready", "num"), th("Shape"))), tbody);
+        th("In flight", "num"), th("Dead", "num"), th("Completed", "num"), th("Oldest ready", "num"), th("Shape"))), tbody);
     const select = h("select", {
       "data-testid": "chart-queue",
-      "aria-label": "Queue shown in the chart",
-      onchange: () => { app.chartQueue = select.value; drawChart(); },
+      "aria-label": "Queue shown in the charts",
+      onchange: () => { app.chartQueue = select.value; drawCharts(); },
     });
-    const chartBox = h("div", { class: "chart" });
+    const stateBox = h("div", { class: "chart" }), flowBox = h("div", { class: "chart" });
     const rates = h("span", { "data-testid": "rates" }, "collecting…");
-    const legend = h("div", { class: "legend" }, STATES.map((k) => h("span", { class: "key key-" + k }, k)));
+    const legend = (keys) => h("div", { class: "legend" }, keys.map(([k, label]) => h("span", { class: "key key-" + k }, label)));
     const el = h("div", null, tiles,
-      h("section", { class: "card" }, h("div", { class: "card-head" }, h("h2", null, "Queues")), table),
-      h("section", { class: "card" },
-        h("div", { class: "card-head" }, h("h2", null, "Messages by state"), select), chartBox,
-        h("div", { class: "chart-foot" }, legend, h("span", { class: "rates" }, "Last minute: ", rates))));
+      h("section", { class: "card" }, h("div", { class: "card-head" }, h("h2", null, "Queues")),
+        h("div", { class: "table-wrap" }, table)),
+      h("div", { class: "chart-bar" },
+        h("label", { class: "chart-pick" }, "Charts for ", select),
+        h("span", { class: "rates" }, "Last minute: ", rates)),
+      h("div", { class: "charts" },
+        h("section", { class: "card chart-card" },
+          h("div", { class: "card-head" }, h("h2", null, "Messages by state")), stateBox,
+          h("div", { class: "chart-foot" }, legend(STATES.map((k) => [k, k])))),
+        h("section", { class: "card chart-card" },
+          h("div", { class: "card-head" }, h("h2", null, "Throughput")), flowBox,
+          h("div", { class: "chart-foot" }, legend(FLOWS),
+            h("span", { class: "muted small" }, "30 s averages; handles report acks every 10 s")))));
     let optionKey = null;
-    function drawChart() {
-      const samples = chartSamples();
-      chartBox.replaceChildren(chartSvg(samples));
-      rates.textContent = ratesText(samples);
+    function drawCharts() {
+      const qs = app.chartQueue ? app.queues.filter((q) => q.name === app.chartQueue) : app.queues;
+      const counts = alignSum(qs.map((q) => q.history), [...STATES, "completed"]);
+      const flows = alignSum(qs.map((q) => flowSeries(q.history)), FLOWS.map((f) => f[0]));
+      // Both charts share the x axis of the counts, so their instants line up.
+      const axis = timeAxis(counts);
+      stateBox.replaceChildren(lineChart({
+        testid: "rate-chart", label: "Messages per state", axis, samples: counts,
+        keys: ["delayed", "inflight", "ready", "dead"], top: (max) => Math.max(max, 1), format: String,
+      }));
+      flowBox.replaceChildren(lineChart({
+        testid: "throughput-chart", label: "Messages processed and arriving per second", axis, samples: flows,
+        keys: ["arriving", "processed"], top: niceRate, format: (v) => perSecond(v) + "/s",
+      }));
+      rates.replaceChildren(...ratesContent(counts));
     }
     async function load(current) {
       const data = await api("api/queues");
@@ -305,7 +327,7 @@ export const script: string = String.raw`"use strict";
       ));
       tbody.replaceChildren(...(app.queues.length
         ? app.queues.map(queueRow)
-        : [h("tr", null, h("td", { colspan: 7, class: "empty", "data-testid": "empty" },
+        : [h("tr", null, h("td", { colspan: 8, class: "empty", "data-testid": "empty" },
           "No queues in this table's catalog yet. A queue appears here after its first send."))]));
       // Options are rebuilt only when the queue list changes, so an open dropdown stays open.
       const names = app.queues.map((q) => q.name);
@@ -315,58 +337,91 @@ export const script: string = String.raw`"use strict";
         select.replaceChildren(h("option", { value: "" }, "All queues"), ...names.map((n) => h("option", { value: n }, n)));
         select.value = app.chartQueue;
       }
-      drawChart();
+      drawCharts();
     }
     return { el, load };
   }
-  // The chosen queue's history, or the sum over all queues. Queues are sampled a few ms apart,
-  // so samples closer than half an interval make one instant; each queue adds its latest sample.
-  function chartSamples() {
-    const qs = app.chartQueue ? app.queues.filter((q) => q.name === app.chartQueue) : app.queues;
-    if (qs.length === 1) return qs[0].history;
+  // The sum of several queues' series at common instants. Queues are sampled a few ms apart, so
+  // instants closer than half an interval make one; each queue adds its latest point by then.
+  function alignSum(series, keys) {
+    if (series.length === 1) return series[0];
     const times = [];
     let group = -Infinity;
-    for (const at of qs.flatMap((q) => q.history.map((x) => x.at)).sort((a, b) => a - b)) {
+    for (const at of series.flatMap((xs) => xs.map((x) => x.at)).sort((a, b) => a - b)) {
       if (at - group < app.interval / 2) times[times.length - 1] = at;
       else times.push(group = at);
     }
-    const idx = qs.map(() => -1);
+    const idx = series.map(() => -1);
     return times.map((at) => {
-      const sum = { at, ready: 0, delayed: 0, inflight: 0, dead: 0 };
-      qs.forEach((q, i) => {
-        while (idx[i] + 1 < q.history.length && q.history[idx[i] + 1].at <= at) idx[i]++;
-        const x = q.history[idx[i]];
-        if (x) for (const k of STATES) sum[k] += x[k];
+      const sum = { at };
+      for (const k of keys) sum[k] = 0;
+      series.forEach((xs, i) => {
+        while (idx[i] + 1 < xs.length && xs[idx[i] + 1].at <= at) idx[i]++;
+        const x = xs[idx[i]];
+        if (x) for (const k of keys) sum[k] += x[k] || 0;
       });
       return sum;
     });
   }
-  function ratesText(samples) {
-    if (samples.length < 2) return "collecting…";
+  const backlogOf = (x) => x.ready + x.delayed + x.inflight;
+  const completedOf = (x) => x.completed || 0;
+  // One queue's processed and arriving rates: each sample against the earliest one at most 30 s
+  // older. Handles add their acks to the catalog in steps (every 10 s at most), so the 30 s span
+  // smooths the steps out. What left the backlog without being acked (a purge, a deletion) is
+  // not an arrival: hence the clamp at 0.
+  function flowSeries(history) {
+    const out = [];
+    let j = 0;
+    for (let i = 1; i < history.length; i++) {
+      const x = history[i];
+      while (history[j].at < x.at - 30000) j++;
+      if (j >= i) continue;
+      const y = history[j];
+      const dt = (x.at - y.at) / 1000;
+      if (dt <= 0) continue;
+      const processed = Math.max(0, (completedOf(x) - completedOf(y)) / dt);
+      const backlog = (backlogOf(x) + x.dead - backlogOf(y) - y.dead) / dt;
+      out.push({ at: x.at, processed, arriving: Math.max(0, processed + backlog) });
+    }
+    return out;
+  }
+  function ratesContent(samples) {
+    if (samples.length < 2) return ["collecting…"];
     const last = samples[samples.length - 1];
     const first = samples.find((x) => x.at >= last.at - 60000);
     const secs = (last.at - first.at) / 1000;
-    if (secs <= 0) return "collecting…";
-    const backlog = (x) => x.ready + x.delayed + x.inflight;
-    return "backlog " + rate((backlog(last) - backlog(first)) / secs) + " · dead " + rate((last.dead - first.dead) / secs);
+    if (secs <= 0) return ["collecting…"];
+    const processed = Math.max(0, (completedOf(last) - completedOf(first)) / secs);
+    const backlog = (backlogOf(last) - backlogOf(first)) / secs;
+    const dead = (last.dead - first.dead) / secs;
+    // Arrivals: what was processed plus what stayed, in the backlog or dead-lettered.
+    const arriving = Math.max(0, processed + backlog + dead);
+    return ["processed ", h("span", { "data-testid": "rate-processed" }, processed.toFixed(1)), "/s",
+      " · arriving " + arriving.toFixed(1) + "/s · backlog " + rate(backlog) + " · dead " + rate(dead)];
   }
-  function chartSvg(samples) {
-    const W = 1120, H = 260, L = 48, R = 12, T = 14, B = 26;
-    // The x axis spans the history held (up to 15 minutes), so a young dashboard's few samples
-    // fill the chart instead of a sliver at its right edge.
+  // Rates are shown with one decimal below 10/s, whole above; the chart's top is such a number.
+  const perSecond = (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1));
+  const niceRate = (max) => Math.max(1, max >= 10 ? Math.ceil(max) : Math.ceil(max * 10) / 10);
+  // The x axis spans the history held (up to 15 minutes), so a young dashboard's few samples
+  // fill the chart instead of a sliver at its right edge.
+  function timeAxis(samples) {
     const history = (app.info && app.info.historyMillis) || 900000;
     const end = samples.length ? samples[samples.length - 1].at : Date.now();
     const span = Math.min(history, Math.max(samples.length ? end - samples[0].at : history, 10000));
-    const start = end - span;
-    const shown = samples.filter((x) => x.at >= start);
+    return { start: end - span, span };
+  }
+  function lineChart(o) {
+    const W = 560, H = 226, L = 52, R = 10, T = 12, B = 24;
+    const { start, span } = o.axis;
+    const shown = o.samples.filter((x) => x.at >= start);
     let max = 0;
-    for (const x of shown) for (const k of STATES) max = Math.max(max, x[k]);
-    const top = Math.max(max, 1);
+    for (const x of shown) for (const k of o.keys) max = Math.max(max, x[k]);
+    const top = o.top(max);
     const X = (at) => (L + ((at - start) / span) * (W - L - R)).toFixed(1);
     const Y = (v) => (H - B - (v / top) * (H - B - T)).toFixed(1);
     const root = s("svg", {
-      viewBox: "0 0 " + W + " " + H, class: "chart-svg", "data-testid": "rate-chart", role: "img",
-      "aria-label": "Messages per state over the last " + duration(span),
+      viewBox: "0 0 " + W + " " + H, class: "chart-svg", "data-testid": o.testid, role: "img",
+      "aria-label": o.label + " over the last " + duration(span),
     });
     for (const f of [0, 0.5, 1]) {
       const y = Y(top * f);
@@ -381,10 +436,10 @@ export const script: string = String.raw`"use strict";
       return root;
     }
     root.append(
-      s("text", { x: L - 8, y: Number(Y(top)) + 4, class: "axis-label end" }, String(top)),
+      s("text", { x: L - 8, y: Number(Y(top)) + 4, class: "axis-label end" }, o.format(top)),
       s("text", { x: L - 8, y: Number(Y(0)) + 4, class: "axis-label end" }, "0"),
     );
-    for (const k of ["delayed", "inflight", "ready", "dead"]) {
+    for (const k of o.keys) {
       const points = shown.map((x) => X(x.at) + "," + Y(x[k])).join(" ");
       root.append(s("polyline", { points, class: "line line-" + k }, s("title", null, k)));
     }
@@ -860,6 +915,7 @@ input[type=checkbox] { width: 15px; height: 15px; margin: 0; vertical-align: mid
 .line { fill: none; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round; }
 .line-ready { stroke: #16a34a; } .line-delayed { stroke: #94a3b8; }
 .line-inflight { stroke: #2563eb; } .line-dead { stroke: #dc2626; }
+.line-processed { stroke: #7c3aed; } .line-arriving { stroke: #d97706; stroke-dasharray: 5 4; }
 .chart-foot {
   display: flex; justify-content: space-between; align-items: center; gap: 12px; padding: 8px 16px 14px;
   flex-wrap: wrap;
@@ -871,6 +927,18 @@ input[type=checkbox] { width: 15px; height: 15px; margin: 0; vertical-align: mid
 }
 .key-ready::before { background: #16a34a; } .key-delayed::before { background: #94a3b8; }
 .key-inflight::before { background: #2563eb; } .key-dead::before { background: #dc2626; }
+.key-processed::before { background: #7c3aed; }
+.key-arriving::before {
+  background: repeating-linear-gradient(90deg, #d97706 0 5px, transparent 5px 8px);
+}
+/* The queue picker and the last minute's rates head both charts, which follow the one choice. */
+.chart-bar {
+  display: flex; justify-content: space-between; align-items: center; gap: 12px; margin-bottom: 10px;
+  flex-wrap: wrap;
+}
+.chart-pick { display: inline-flex; align-items: center; gap: 8px; font-weight: 600; }
+.charts { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 18px; }
+.charts .card { margin-bottom: 18px; }
 .rates { font-size: 12.5px; color: var(--muted); font-variant-numeric: tabular-nums; }
 .rates [data-testid=rates] { color: var(--text); font-weight: 600; }
 dl.fields { display: grid; grid-template-columns: 170px 1fr; margin: 0; padding: 6px 16px 10px; }
@@ -893,6 +961,7 @@ dialog input[type=password] { width: 100%; margin-bottom: 16px; }
 .dialog-actions { display: flex; justify-content: flex-end; gap: 8px; }
 @media (max-width: 760px) {
   .tiles { grid-template-columns: repeat(2, 1fr); }
+  .charts { grid-template-columns: minmax(0, 1fr); gap: 0; }
   .updated { display: none; }
   dl.fields { grid-template-columns: 1fr; }
 }

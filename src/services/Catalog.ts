@@ -16,7 +16,7 @@
  * @module
  */
 import * as Effect from "effect/Effect";
-import type { DynamoDBError } from "../Errors.ts";
+import type { ConditionFailed, DynamoDBError } from "../Errors.ts";
 import { CATALOG_PK, QUEUE_NAME } from "../internal/keys.ts";
 import { DynamoDB, type Item, type Key, type QueryPage } from "./DynamoDB.ts";
 
@@ -39,6 +39,12 @@ export interface QueueDescriptor {
   readonly visibilityTimeoutMillis: number;
   /** When a handle last registered it (epoch ms). */
   readonly registeredAt: number;
+  /**
+   * How many messages its handles have acked, all time, as they reported it: each handle adds
+   * its acks at most every 10 seconds, beside a later request of its own, so the figure trails
+   * by that much (and a process that exits drops its last unreported seconds).
+   */
+  readonly completed: number;
 }
 
 const isCount = (v: unknown, max: number): v is number =>
@@ -54,34 +60,64 @@ const descriptorOf = (item: Item): QueueDescriptor | undefined => {
   if (typeof visibilityTimeoutMillis !== "number" || typeof registeredAt !== "number") {
     return undefined;
   }
-  return { name: sk, shards, priorities, maxReceives, visibilityTimeoutMillis, registeredAt };
+  const completed = typeof item.completed === "number" ? item.completed : 0;
+  return {
+    name: sk,
+    shards,
+    priorities,
+    maxReceives,
+    visibilityTimeoutMillis,
+    registeredAt,
+    completed,
+  };
 };
 
+/** An unconditional update cannot fail its condition. */
+const unconditional = <A>(
+  effect: Effect.Effect<A, ConditionFailed | DynamoDBError>,
+): Effect.Effect<void, DynamoDBError> =>
+  Effect.asVoid(Effect.catchTag(effect, "ConditionFailed", () => Effect.void));
+
 /**
- * Writes (or overwrites) a queue's catalog item. The last handle to register wins, so the
- * catalog follows a queue whose shape changes.
+ * Writes a queue's shape into its catalog item (creating it), keeping its `completed` count. The
+ * last handle to register wins, so the catalog follows a queue whose shape changes.
  *
  * @since 0.1.0
  * @category writes
  */
 export const register = (
   table: string,
-  queue: QueueDescriptor,
+  queue: Omit<QueueDescriptor, "completed">,
+): Effect.Effect<void, DynamoDBError, DynamoDB> =>
+  Effect.flatMap(
+    DynamoDB,
+    (db) =>
+      unconditional(db.update(table, { pk: CATALOG_PK, sk: queue.name }, {
+        set: {
+          shards: queue.shards,
+          priorities: queue.priorities,
+          maxReceives: queue.maxReceives,
+          visibilityTimeoutMillis: queue.visibilityTimeoutMillis,
+          registeredAt: queue.registeredAt,
+        },
+      })),
+  );
+
+/**
+ * Adds `count` acked messages to a queue's `completed` count (one `UpdateItem` with `ADD`, so
+ * every handle of the queue can report at once without losing any).
+ *
+ * @since 0.1.0
+ * @category writes
+ */
+export const addCompleted = (
+  table: string,
+  queue: string,
+  count: number,
 ): Effect.Effect<void, DynamoDBError, DynamoDB> =>
   Effect.flatMap(DynamoDB, (db) =>
-    Effect.catchTag(
-      db.put(table, {
-        pk: CATALOG_PK,
-        sk: queue.name,
-        shards: queue.shards,
-        priorities: queue.priorities,
-        maxReceives: queue.maxReceives,
-        visibilityTimeoutMillis: queue.visibilityTimeoutMillis,
-        registeredAt: queue.registeredAt,
-      }),
-      // An unconditional put cannot fail its condition.
-      "ConditionFailed",
-      () => Effect.void,
+    unconditional(
+      db.update(table, { pk: CATALOG_PK, sk: queue }, { add: { completed: count } }),
     ));
 
 /**

@@ -79,7 +79,7 @@ import {
 } from "../internal/keys.ts";
 import { gunzip, gzip } from "../internal/compression.ts";
 import type { MessageInfo, MessageState, ReceivedMessage } from "../schema/Message.ts";
-import { register } from "./Catalog.ts";
+import { addCompleted, register } from "./Catalog.ts";
 import {
   and,
   compare,
@@ -515,6 +515,8 @@ const DEFAULT_VISIBILITY = Duration.seconds(30);
 const DEFAULT_MAX_RECEIVES = 5;
 const DEFAULT_COMPRESS_ABOVE = 4096;
 const DEFAULT_DEDUPLICATION_WINDOW = Duration.minutes(5);
+/** How often a handle adds its acks to the catalog's `completed` count, at most. */
+const COMPLETED_REPORT_MILLIS = 10_000;
 /** How often a BatchWriteItem's unprocessed entries are sent again before they are reported failed. */
 const BATCH_WRITE_ATTEMPTS = 8;
 
@@ -743,8 +745,51 @@ const makeQueue = <A, I>(
         ),
       );
   });
+
+  // Acks for the catalog's `completed` count (the dashboard's throughput): counted here, and
+  // added to the catalog item at most once per COMPLETED_REPORT_MILLIS beside a later request of
+  // this handle (an idle consumer's polls carry the last ones). A failed report is kept for the
+  // next; like registering, it never fails the request it rides with.
+  let unreported = 0;
+  let reportWindowStart: number | undefined = undefined;
+  let reporting = false;
+  const reportCompleted: Effect.Effect<void> = Effect.suspend(() => {
+    if (reporting || unreported === 0) return Effect.void;
+    return Effect.flatMap(now, (t) => {
+      // The window starts at the first ack counted, so a short-lived handle reports nothing.
+      const start = reportWindowStart;
+      if (reporting || start === undefined || t - start < COMPLETED_REPORT_MILLIS) {
+        return Effect.void;
+      }
+      const count = unreported;
+      unreported = 0;
+      reporting = true;
+      reportWindowStart = t;
+      return addCompleted(table, name, count).pipe(
+        Effect.provideService(DynamoDB, db),
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            reporting = false;
+            if (Exit.isFailure(exit)) unreported += count;
+          })
+        ),
+        Effect.catchAll((e) =>
+          Effect.logDebug("DynamoMQ: could not report acks to the queue's catalog item").pipe(
+            Effect.annotateLogs({ queue: name, table, error: e.message }),
+          )
+        ),
+      );
+    });
+  });
+  const countCompleted = (n: number): Effect.Effect<void> =>
+    Effect.flatMap(now, (t) =>
+      Effect.sync(() => {
+        unreported += n;
+        reportWindowStart ??= t;
+      }));
+
   const withCatalog = <X, E, R>(effect: Effect.Effect<X, E, R>): Effect.Effect<X, E, R> =>
-    Effect.zipLeft(effect, registerOnce, { concurrent: true });
+    Effect.zipLeft(effect, Effect.zip(registerOnce, reportCompleted), { concurrent: true });
 
   /** Every ready partition, highest band first: `priorities × shards` index partition keys. */
   const bands = Array.from({ length: priorities }, (_, i) => priorities - 1 - i);
@@ -1585,6 +1630,7 @@ const makeQueue = <A, I>(
         : db.delete(w.table, w.key, { condition: w.condition });
       return fenced(message, "ack", write);
     }).pipe(
+      Effect.zipRight(countCompleted(1)),
       Effect.zipRight(afterSettle(message)),
       Effect.withSpan("DynamoMQ.ack", { attributes: attrs }),
     );
@@ -1705,6 +1751,7 @@ const makeQueue = <A, I>(
         const chunk = messages.slice(i, i + MAX_TRANSACT_ITEMS);
         const committed = yield* Effect.either(db.transactWrite(chunk.map((m) => ackWrite(m, t))));
         if (Either.isRight(committed)) {
+          yield* countCompleted(chunk.length);
           yield* Effect.forEach(chunk, afterSettle, { discard: true, concurrency: 16 });
           results.push(...chunk.map(() => Either.void));
         } else {
@@ -2133,9 +2180,11 @@ const makeQueue = <A, I>(
     sendBatch,
     transactItem,
     receive,
-    ack,
+    ack: (message) => withCatalog(ack(message)),
     ackBatch: (messages, options) =>
-      options?.transaction === true ? ackInTransactions(messages) : each(messages, ack),
+      withCatalog(
+        options?.transaction === true ? ackInTransactions(messages) : each(messages, ack),
+      ),
     nack,
     nackBatch: (messages, options) => each(messages, (m) => nack(m, options)),
     changeVisibility,
