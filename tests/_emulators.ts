@@ -59,6 +59,22 @@ export const startDynalite = async (): Promise<Dynalite> => {
   };
 };
 
+/**
+ * The most realistic emulator endpoint there is, for tests of processes that talk to one
+ * (the CLI, the dashboard): DynamoDB Local when `deno task test` started it, else its shared
+ * dynalite, else a dynalite started in this process for this test file.
+ */
+export const bestEndpoint = async (): Promise<string> => {
+  const ddbLocal = Deno.env.get("DYNAMOMQ_DDBLOCAL_ENDPOINT");
+  if (ddbLocal) return ddbLocal;
+  const dynalite = Deno.env.get("DYNAMOMQ_DYNALITE_ENDPOINT");
+  if (dynalite) return dynalite;
+  const server = await startDynalite();
+  // Closed when the test file's isolate unloads, after every test.
+  globalThis.addEventListener("unload", () => void server.close());
+  return server.endpoint;
+};
+
 /** The backends of the conformance suite. */
 export type BackendName = "memory" | "dynalite" | "dynamodb-local";
 

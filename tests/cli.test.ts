@@ -21,17 +21,9 @@ import {
   relative,
   table,
 } from "../src/cli/format.ts";
-import { startDynalite } from "./_emulators.ts";
+import { bestEndpoint } from "./_emulators.ts";
 
-const endpoint: string = await (async () => {
-  const ddbLocal = Deno.env.get("DYNAMOMQ_DDBLOCAL_ENDPOINT");
-  if (ddbLocal) return ddbLocal;
-  const dynalite = Deno.env.get("DYNAMOMQ_DYNALITE_ENDPOINT");
-  if (dynalite) return dynalite;
-  const server = await startDynalite();
-  globalThis.addEventListener("unload", () => void server.close());
-  return server.endpoint;
-})();
+const endpoint: string = await bestEndpoint();
 
 const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
 

@@ -23,7 +23,7 @@ import { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import { type Browser, chromiumPath, hasChromium, launchBrowser } from "./_browser.ts";
-import { startDynalite } from "./_emulators.ts";
+import { bestEndpoint } from "./_emulators.ts";
 
 const CI = Deno.env.get("CI") === "true";
 const chromiumFound = await hasChromium();
@@ -45,17 +45,7 @@ if (!chromiumFound) {
 }
 const runs = chromiumFound || CI;
 
-const endpoint: string = chromiumFound
-  ? await (async () => {
-    const ddbLocal = Deno.env.get("DYNAMOMQ_DDBLOCAL_ENDPOINT");
-    if (ddbLocal) return ddbLocal;
-    const dynalite = Deno.env.get("DYNAMOMQ_DYNALITE_ENDPOINT");
-    if (dynalite) return dynalite;
-    const server = await startDynalite();
-    globalThis.addEventListener("unload", () => void server.close());
-    return server.endpoint;
-  })()
-  : "";
+const endpoint: string = chromiumFound ? await bestEndpoint() : "";
 
 const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
 const OUTPUT_DIR = new URL("../.test-output/", import.meta.url);

@@ -21,6 +21,7 @@ import type {
 import { MessageNotFound } from "../Errors.ts";
 import { parseItem } from "../internal/envelope.ts";
 import { messageKey } from "../internal/keys.ts";
+import { metadataJson } from "../internal/messageJson.ts";
 import type { MessageInfo, MessageState, ReceivedMessage } from "../schema/Message.ts";
 import { DynamoDB } from "../services/DynamoDB.ts";
 import type * as Queue from "../services/Queue.ts";
@@ -98,16 +99,7 @@ const bodyText = (body: unknown): string => JSON.stringify(body);
 
 /** A message as listed or fetched, as JSON. */
 const infoJson = (m: MessageInfo<unknown>): Record<string, unknown> => ({
-  id: m.id,
-  state: m.state,
-  receives: m.receives,
-  priority: m.priority,
-  sentAt: m.sentAt,
-  updatedAt: m.updatedAt,
-  visibleAt: m.visibleAt,
-  ...(m.group === undefined ? {} : { group: m.group }),
-  ...(m.deduplicationId === undefined ? {} : { deduplicationId: m.deduplicationId }),
-  ...(m.deadReason === undefined ? {} : { deadReason: m.deadReason }),
+  ...metadataJson(m),
   attempts: m.attempts,
   ...(Either.isRight(m.body) ? { body: m.body.right } : { bodyError: m.body.left }),
 });

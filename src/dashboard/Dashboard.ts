@@ -37,6 +37,7 @@ import * as ParseResult from "effect/ParseResult";
 import * as Schema from "effect/Schema";
 import { InvalidOptions } from "../Errors.ts";
 import { QUEUE_NAME, TABLE_NAME } from "../internal/keys.ts";
+import { metadataJson } from "../internal/messageJson.ts";
 import type { MessageInfo, MessageState } from "../schema/Message.ts";
 import * as Catalog from "../services/Catalog.ts";
 import type { DynamoDB } from "../services/DynamoDB.ts";
@@ -181,16 +182,7 @@ const errorResponse = (e: ApiError) =>
 const summaryOf = (m: MessageInfo<unknown>): Record<string, unknown> => {
   const last = m.attempts[m.attempts.length - 1];
   return {
-    id: m.id,
-    state: m.state,
-    receives: m.receives,
-    priority: m.priority,
-    sentAt: m.sentAt,
-    updatedAt: m.updatedAt,
-    visibleAt: m.visibleAt,
-    ...(m.group === undefined ? {} : { group: m.group }),
-    ...(m.deduplicationId === undefined ? {} : { deduplicationId: m.deduplicationId }),
-    ...(m.deadReason === undefined ? {} : { deadReason: m.deadReason }),
+    ...metadataJson(m),
     attemptCount: m.attempts.length,
     ...(last === undefined ? {} : { lastAttempt: last }),
   };
