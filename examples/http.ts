@@ -12,6 +12,7 @@
  * - `POST /orders`: a JSON order (`{ id, customer, total }`) → `202 { "messageId": … }`; a body
  *   that is not JSON or not an order → `400`.
  * - `GET /stats`: the queue's counts (`ready`, `delayed`, `inflight`, `dead`, `oldestReadyAge`).
+ * - `GET /admin/queues/`: the queue dashboard, read-only (`Dashboard.router`, mounted).
  *
  * Environment: `PORT` (default 8080; 0 picks a free port, logged at start), `QUEUE` (default
  * `orders`), `TABLE` (default `dynamomq`); `AWS_ENDPOINT_URL_DYNAMODB` to use an emulator or
@@ -30,6 +31,7 @@ import * as Effect from "effect/Effect";
 import * as Layer from "effect/Layer";
 import * as Option from "effect/Option";
 import * as ParseResult from "effect/ParseResult";
+import * as Dashboard from "../src/dashboard/Dashboard.ts";
 import * as Consumer from "../src/services/Consumer.ts";
 import * as MQ from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
@@ -87,10 +89,19 @@ const stats = Effect.gen(function* () {
   ),
 );
 
-const router = HttpRouter.empty.pipe(
-  HttpRouter.post("/orders", enqueue),
-  HttpRouter.get("/stats", stats),
-);
+/**
+ * The app's routes, with the queue dashboard mounted read-only under `/admin/queues/`: it can
+ * show the orders queue (and its dead letters) but never change them.
+ */
+const router = Effect.gen(function* () {
+  const table = yield* Config.string("TABLE").pipe(Config.withDefault("dynamomq"));
+  const dashboard = yield* Dashboard.router({ table, readOnly: true });
+  return HttpRouter.empty.pipe(
+    HttpRouter.post("/orders", enqueue),
+    HttpRouter.get("/stats", stats),
+    HttpRouter.mount("/admin/queues", dashboard),
+  );
+});
 
 /** Handles each order: here it only logs the message id (never the payload). */
 const Worker = Consumer.layer(
@@ -106,10 +117,11 @@ const ServerLive = Layer.unwrapEffect(
   ),
 );
 
-const App = Layer.mergeAll(
-  HttpServer.serve(router).pipe(HttpServer.withLogAddress),
-  Worker,
-).pipe(
+const ServeLive = Layer.unwrapEffect(
+  Effect.map(router, (app) => HttpServer.serve(app).pipe(HttpServer.withLogAddress)),
+).pipe(Layer.orDie);
+
+const App = Layer.mergeAll(ServeLive, Worker).pipe(
   Layer.provide(OrdersLive),
   Layer.provide(ServerLive),
   Layer.provide(layerEmbedded),

@@ -1,7 +1,8 @@
 /**
  * The example programs, run as the user runs them: as subprocesses.
  *
- * - `examples/http.ts`: POST an order, see it consumed, SIGTERM, exit 0.
+ * - `examples/http.ts`: POST an order, see it consumed, the read-only dashboard mounted in it,
+ *   SIGTERM, exit 0.
  * - `examples/demo.ts --messages 300`: exits 0 with a summary whose numbers add up.
  * - `examples/produce.ts` then `examples/consume.ts`: all handled, then Ctrl-C stops it cleanly.
  *
@@ -140,6 +141,20 @@ Deno.test("examples/http.ts enqueues a POSTed order, consumes it, and stops on S
       { ready: stats.ready, delayed: stats.delayed, inflight: stats.inflight, dead: stats.dead },
       { ready: 0, delayed: 0, inflight: 0, dead: 0 },
     );
+
+    // The dashboard mounted read-only under /admin/queues/: it sees the queue, changes nothing.
+    const page = await fetch(`${base}/admin/queues/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /DynamoMQ dashboard/);
+    const queues = await (await fetch(`${base}/admin/queues/api/queues`)).json();
+    assert.deepEqual(queues.queues.map((q: { name: string }) => q.name), ["orders"]);
+    const redrive = await fetch(`${base}/admin/queues/api/queues/orders/redrive`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ all: true }),
+    });
+    assert.equal(redrive.status, 403);
+    assert.equal((await redrive.json()).error, "ReadOnly");
 
     app.child.kill("SIGTERM");
     const { status } = await finish(app);
