@@ -328,7 +328,7 @@ export const script: string = String.raw`"use strict";
       tbody.replaceChildren(...(app.queues.length
         ? app.queues.map(queueRow)
         : [h("tr", null, h("td", { colspan: 8, class: "empty", "data-testid": "empty" },
-          "No queues in this table's catalog yet. A queue appears here after its first send."))]));
+          "No queues in this table's catalog yet. A queue appears once a handle sends to it or receives from it (or pass --queue)."))]));
       // Options are rebuilt only when the queue list changes, so an open dropdown stays open.
       const names = app.queues.map((q) => q.name);
       if (optionKey !== JSON.stringify(names)) {
