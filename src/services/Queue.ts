@@ -716,7 +716,7 @@ const makeQueue = <A, I>(
     "dynamomq.table": table,
   };
 
-  // The queue's catalog item (Catalog.ts), written by the handle's first send or receive beside
+  // The queue's catalog item (Catalog.ts), written by the handle's first send, receive or ack beside
   // that request, not before it. A failure is logged and not retried: the catalog serves tools
   // such as the dashboard and must never fail or slow a send. An interrupted write is retried.
   let catalog: "pending" | "writing" | "done" = "pending";
