@@ -16,17 +16,9 @@ import * as Layer from "effect/Layer";
 import type * as Scope from "effect/Scope";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
 import { DynamoDB } from "../src/services/DynamoDB.ts";
+import { isLoopbackUrl } from "../src/internal/loopback.ts";
 
 const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;
-
-const isLoopback = (endpoint: string): boolean => {
-  try {
-    const host = new URL(endpoint).hostname;
-    return host === "localhost" || host === "[::1]" || host.startsWith("127.");
-  } catch {
-    return false;
-  }
-};
 
 /** The endpoint from `AWS_ENDPOINT_URL_DYNAMODB`, if set. */
 export const configuredEndpoint = (): string | undefined =>
@@ -37,7 +29,7 @@ export const layerConfigured: Layer.Layer<DynamoDB, ConfigError.ConfigError> = D
   .layerFromConfig(
     DynamoDBLive.envConfig.pipe(
       Config.map((options) =>
-        options.endpoint !== undefined && isLoopback(options.endpoint) &&
+        options.endpoint !== undefined && isLoopbackUrl(options.endpoint) &&
           !Deno.env.get("AWS_ACCESS_KEY_ID")
           ? { ...options, credentials: LOCAL_CREDENTIALS }
           : options

@@ -13,6 +13,7 @@ import type { ReceivedMessage } from "../src/schema/Message.ts";
 import * as Consumer from "../src/services/Consumer.ts";
 import { runLiveWith, runWith } from "./_effect.ts";
 import { type Order, Order as OrderSchema, queueTest, T0 } from "./_queue.ts";
+import { seededRandom } from "../src/internal/seededRandom.ts";
 
 const fail = <E>(eff: Effect.Effect<unknown, E>) => Effect.flip(eff);
 
@@ -301,14 +302,6 @@ queueTest(
 
 // --- randomized interleavings on the memory layer ---------------------------------------------
 
-/** A small seeded PRNG (mulberry32), so a failing interleaving can be replayed by its seed. */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-
 /** Wraps the memory layer so every request yields to other fibers a random number of times first. */
 const interleaving = (random: () => number): Layer.Layer<DynamoDB> =>
   Layer.effect(
@@ -335,7 +328,7 @@ const interleaving = (random: () => number): Layer.Layer<DynamoDB> =>
  * message finishes.
  */
 const scenario = (seed: number) => {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   return runWith(
     interleaving(random),
     Effect.gen(function* () {

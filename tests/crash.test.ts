@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { Effect, Either, ManagedRuntime, Option, Schema } from "effect";
 import { messageKey } from "../src/internal/keys.ts";
+import { seededRandom } from "../src/internal/seededRandom.ts";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
 import { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
@@ -43,18 +44,6 @@ if (wanted && endpoint === undefined && !inCI) {
   );
 }
 
-/** A seeded PRNG (mulberry32), so a run's kill schedule repeats. */
-const seeded = (seed: number) => {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-};
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 Deno.test({
@@ -66,7 +55,8 @@ Deno.test({
       throw new Error("CI=true but DYNAMOMQ_DDBLOCAL_ENDPOINT is not set: run `deno task test`");
     }
     const started = performance.now();
-    const random = seeded(SEED);
+    // Seeded, so a run's kill schedule repeats.
+    const random = seededRandom(SEED);
     const runtime = ManagedRuntime.make(DynamoDBLive.layer({
       endpoint,
       region: "us-east-1",

@@ -14,6 +14,7 @@ import * as Exit from "effect/Exit";
 import * as Layer from "effect/Layer";
 import * as Logger from "effect/Logger";
 import * as Dashboard from "../dashboard/Dashboard.ts";
+import { isLoopbackHost, LOOPBACK_NAMES } from "../internal/loopback.ts";
 import type { ActionError, Env } from "./actions.ts";
 import { CliError, ExitCode, usage } from "./errors.ts";
 import * as Io from "./io.ts";
@@ -32,11 +33,6 @@ export interface DashboardInput {
   readonly token?: string | undefined;
 }
 
-const LOOPBACK_NAMES: ReadonlyArray<string> = ["localhost", "127.0.0.1", "[::1]"];
-
-const isLoopback = (host: string): boolean =>
-  LOOPBACK_NAMES.includes(host) || host === "::1" || host.startsWith("127.");
-
 /**
  * Serves the dashboard until Ctrl-C (exit 130, like any interrupted command) or SIGTERM (a
  * graceful stop, exit 0). Its first line on stdout says where:
@@ -53,7 +49,7 @@ export const dashboard = (input: DashboardInput): Effect.Effect<void, ActionErro
       return yield* usage(`--port must be an integer from 0 to 65535, got ${input.port}`);
     }
     const token = input.token === undefined || input.token === "" ? undefined : input.token;
-    const loopback = isLoopback(input.host);
+    const loopback = isLoopbackHost(input.host);
     const server = NodeHttpServer.layer(createServer, { port: input.port, host: input.host });
     const mode = input.readOnly ? "read-only" : "read-write";
     const announce = Effect.gen(function* () {

@@ -14,6 +14,7 @@ import type { DynamoDB } from "../services/DynamoDB.ts";
 import * as Queue from "../services/Queue.ts";
 import { QUEUE_NAME, TABLE_NAME } from "../internal/keys.ts";
 import { usage } from "./errors.ts";
+import { isLoopbackUrl } from "../internal/loopback.ts";
 
 /**
  * The settings shared by every command.
@@ -156,15 +157,6 @@ export const SettingsTag: Context.Tag<Settings, Settings> = Context.GenericTag<S
   "@dynamomq/dynamomq/cli/Settings",
 );
 
-const isLoopback = (endpoint: string): boolean => {
-  try {
-    const host = new URL(endpoint).hostname;
-    return host === "localhost" || host === "[::1]" || host.startsWith("127.");
-  } catch {
-    return false;
-  }
-};
-
 /**
  * The live `DynamoDB` layer for the settings. For an emulator on this machine (a loopback
  * endpoint) without credentials in the environment, static dummy credentials are used, so the
@@ -177,7 +169,7 @@ export const dynamoDBLayer = (
   settings: Settings,
   env: (name: string) => string | undefined,
 ): Layer.Layer<DynamoDB> => {
-  const local = settings.endpoint !== undefined && isLoopback(settings.endpoint) &&
+  const local = settings.endpoint !== undefined && isLoopbackUrl(settings.endpoint) &&
     envOf(env, "AWS_ACCESS_KEY_ID", "AWS_PROFILE") === undefined;
   return DynamoDBLive.layer({
     region: settings.region,

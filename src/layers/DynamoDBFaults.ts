@@ -35,6 +35,7 @@ import * as Exit from "effect/Exit";
 import * as Layer from "effect/Layer";
 import { type ConditionFailed, DynamoDBError } from "../Errors.ts";
 import { DynamoDB } from "../services/DynamoDB.ts";
+import { seededRandom } from "../internal/seededRandom.ts";
 
 /**
  * A port operation, each of which is one DynamoDB request.
@@ -190,18 +191,6 @@ export interface Faulty {
   readonly service: DynamoDB;
   readonly faults: DynamoDBFaults;
 }
-
-/** A small seeded PRNG (mulberry32): uniform in [0, 1), the same sequence for the same seed. */
-const seededRandom = (seed: number): () => number => {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-};
 
 const rate = (name: string, value: number | undefined, fallback = 0): number => {
   const r = value ?? fallback;

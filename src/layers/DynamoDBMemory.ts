@@ -61,6 +61,7 @@ import {
   type TransactItem,
   type Update,
 } from "../services/DynamoDB.ts";
+import { seededRandom } from "../internal/seededRandom.ts";
 
 /**
  * Which optional DynamoDB features the in-memory backend offers. Turning one off makes it
@@ -955,18 +956,6 @@ const project = (index: IndexState | undefined, item: Item): Item => {
 // ---------------------------------------------------------------------------------------------
 // The service
 // ---------------------------------------------------------------------------------------------
-
-/** A small seeded PRNG (mulberry32): uniform in [0, 1), the same sequence for the same seed. */
-const seededRandom = (seed: number): () => number => {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-};
 
 const makeService = (options: MemoryOptions): DynamoDB => {
   const transactions = options.transactions ?? true;
