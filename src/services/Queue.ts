@@ -720,18 +720,19 @@ const makeQueue = <A, I>(
   // that request, not before it. A failure is logged and not retried: the catalog serves tools
   // such as the dashboard and must never fail or slow a send. An interrupted write is retried.
   let catalog: "pending" | "writing" | "done" = "pending";
-  const registerOnce: Effect.Effect<void> = Effect.suspend(() => {
-    if (catalog !== "pending") return Effect.void;
-    catalog = "writing";
-    return Effect.flatMap(now, (registeredAt) =>
-      register(table, {
+  const registerCatalog = (registeredAt: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      // Another request may have started it since this one looked.
+      if (catalog !== "pending") return Effect.void;
+      catalog = "writing";
+      return register(table, {
         name,
         shards,
         priorities,
         maxReceives,
         visibilityTimeoutMillis: settings.visibilityTimeoutMillis,
         registeredAt,
-      })).pipe(
+      }).pipe(
         Effect.provideService(DynamoDB, db),
         Effect.catchAll((e) =>
           Effect.logWarning("DynamoMQ: could not write the queue's catalog item").pipe(
@@ -744,23 +745,22 @@ const makeQueue = <A, I>(
           })
         ),
       );
-  });
+    });
 
   // Acks for the catalog's `completed` count (the dashboard's throughput): counted here, and
   // added to the catalog item at most once per COMPLETED_REPORT_MILLIS beside a later request of
   // this handle (an idle consumer's polls carry the last ones). A failed report is kept for the
   // next; like registering, it never fails the request it rides with.
   let unreported = 0;
+  // The window starts at the first ack counted, so a short-lived handle reports nothing.
   let reportWindowStart: number | undefined = undefined;
   let reporting = false;
-  const reportCompleted: Effect.Effect<void> = Effect.suspend(() => {
-    if (reporting || unreported === 0) return Effect.void;
-    return Effect.flatMap(now, (t) => {
-      // The window starts at the first ack counted, so a short-lived handle reports nothing.
-      const start = reportWindowStart;
-      if (reporting || start === undefined || t - start < COMPLETED_REPORT_MILLIS) {
-        return Effect.void;
-      }
+  const reportDue = (t: number): boolean =>
+    !reporting && unreported > 0 && reportWindowStart !== undefined &&
+    t - reportWindowStart >= COMPLETED_REPORT_MILLIS;
+  const reportCompleted = (t: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (!reportDue(t)) return Effect.void;
       const count = unreported;
       unreported = 0;
       reporting = true;
@@ -780,7 +780,6 @@ const makeQueue = <A, I>(
         ),
       );
     });
-  });
   const countCompleted = (n: number): Effect.Effect<void> =>
     Effect.flatMap(now, (t) =>
       Effect.sync(() => {
@@ -788,8 +787,17 @@ const makeQueue = <A, I>(
         reportWindowStart ??= t;
       }));
 
+  /**
+   * Runs a request with the catalog writes that are due beside it. Almost every request has none
+   * and costs one clock read: no fiber is forked for it.
+   */
   const withCatalog = <X, E, R>(effect: Effect.Effect<X, E, R>): Effect.Effect<X, E, R> =>
-    Effect.zipLeft(effect, Effect.zip(registerOnce, reportCompleted), { concurrent: true });
+    Effect.flatMap(now, (t) =>
+      catalog !== "pending" && !reportDue(t) ? effect : Effect.zipLeft(
+        effect,
+        Effect.zip(registerCatalog(t), reportCompleted(t)),
+        { concurrent: true },
+      ));
 
   /** Every ready partition, highest band first: `priorities × shards` index partition keys. */
   const bands = Array.from({ length: priorities }, (_, i) => priorities - 1 - i);
