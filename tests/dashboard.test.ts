@@ -549,6 +549,10 @@ scenario("message-page", {}, async ({ dash, page, queue, run }) => {
   await nextRefresh(page);
   assert.equal(await page.locator(`pre${tid("payload")}`).count(), 0);
   assert.deepEqual(payloadRequests, []);
+  // The hidden payload leaves nothing on the page (it once left a stray "null" under Attempts).
+  const noNull = async (when: string) =>
+    assert.doesNotMatch(await page.locator("#app").innerText(), /\bnull\b/, when);
+  await noNull("payload hidden");
   await page.locator(tid("show-payload")).click();
   const shown = await waitText(page, `pre${tid("payload")}`, /orderId/);
   assert.deepEqual(JSON.parse(shown!), body);
@@ -556,6 +560,9 @@ scenario("message-page", {}, async ({ dash, page, queue, run }) => {
   assert.equal(await page.locator(`pre${tid("payload")} b`).count(), 0);
   // Shown once, it is fetched again with each refresh (kept up to date); never before.
   assert.ok(payloadRequests.length >= 1);
+  await page.locator(tid("show-payload")).click();
+  await waitCount(page, `pre${tid("payload")}`, 0);
+  await noNull("payload hidden again");
 });
 
 scenario("dead-letter-queue", {}, async (context) => {
