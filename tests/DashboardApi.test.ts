@@ -302,13 +302,39 @@ queueTest(
       const again = yield* a.change("DELETE", `/api/queues/orders/messages/${last}`, {});
       assert.equal(again.status, 404);
 
-      for (const body of [{}, { ids: [] }, { all: false }, { ids: "x" }]) {
-        const r = yield* a.change("POST", "/api/queues/orders/redrive", body);
+      // A body that fails its schema: 400 with one line that names the field, not a Schema tree.
+      const refused: ReadonlyArray<[string, unknown, string]> = [
+        ["redrive", {}, "all: is missing; ids: is missing"],
+        [
+          "redrive",
+          { ids: [] },
+          "all: is missing; ids: Expected an array of at least 1 item(s), actual []",
+        ],
+        ["redrive", { all: false }, "all: Expected true, actual false; ids: is missing"],
+        [
+          "redrive",
+          { ids: "x" },
+          'all: is missing; ids: Expected ReadonlyArray<string>, actual "x"',
+        ],
+        ["redrive", { ids: ["a", 1] }, "all: is missing; ids.1: Expected string, actual 1"],
+        ["redrive", null, "the body must be a JSON object"],
+        ["purge", {}, "state: is missing"],
+        [
+          "purge",
+          { state: "gone" },
+          'state: must be one of ready, delayed, inflight, dead, actual "gone"',
+        ],
+        ["purge", ["dead"], "the body must be a JSON object"],
+      ];
+      for (const [action, body, message] of refused) {
+        const r = yield* a.change("POST", `/api/queues/orders/${action}`, body);
         assert.equal(r.status, 400, JSON.stringify(body));
-        assert.equal(r.json.error, "BadRequest");
+        assert.deepEqual(
+          r.json,
+          { error: "BadRequest", message },
+          `${action} ${JSON.stringify(body)}`,
+        );
       }
-      const noState = yield* a.change("POST", "/api/queues/orders/purge", {});
-      assert.equal(noState.status, 400);
 
       assert.deepEqual(a.logs.map((l) => l.message), [
         "dashboard: redrive",

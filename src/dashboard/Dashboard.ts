@@ -156,16 +156,28 @@ const fromLibrary = (
     case "InvalidState":
       return apiError(409, e._tag, e.message);
     case "ParseError":
-      return apiError(
-        400,
-        "BadRequest",
-        ParseResult.TreeFormatter.formatErrorSync(e as ParseResult.ParseError),
-      );
+      return apiError(400, "BadRequest", bodyError(e as ParseResult.ParseError));
     case "RequestError":
       return apiError(400, "BadRequest", e.message);
     default:
       return apiError(500, e._tag, e.message);
   }
+};
+
+/**
+ * A request body that fails its schema, as one line naming each failing field once, e.g.
+ * `state: is missing` or `ids.0: Expected string, actual 1` (not Schema's multi-line tree).
+ */
+const bodyError = (e: ParseResult.ParseError): string => {
+  const seen = new Set<string>();
+  const parts: Array<string> = [];
+  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(e)) {
+    const field = issue.path.join(".");
+    if (seen.has(field)) continue;
+    seen.add(field);
+    parts.push(field === "" ? "the body must be a JSON object" : `${field}: ${issue.message}`);
+  }
+  return parts.join("; ").replace(/\s+/g, " ");
 };
 
 const errorResponse = (e: ApiError) =>
@@ -211,7 +223,15 @@ const RedriveBody = Schema.Union(
   }),
   Schema.Struct({ all: Schema.Literal(true) }),
 );
-const PurgeBody = Schema.Struct({ state: Schema.Literal("ready", "delayed", "inflight", "dead") });
+const PurgeBody = Schema.Struct({
+  state: Schema.Literal("ready", "delayed", "inflight", "dead").annotations({
+    // `override`: this one line, instead of one issue per literal.
+    message: (issue) => ({
+      message: `must be one of ${STATES.join(", ")}, actual ${JSON.stringify(issue.actual)}`,
+      override: true,
+    }),
+  }),
+});
 
 /**
  * The dashboard as an `HttpRouter`: the pages at `/` (`/app.js`, `/app.css`) and the admin API
