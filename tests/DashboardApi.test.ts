@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as HttpApp from "@effect/platform/HttpApp";
 import * as HttpRouter from "@effect/platform/HttpRouter";
 import { Effect, Logger, TestClock } from "effect";
+import { apiErrorStatus } from "../src/dashboard/apiErrors.ts";
 import * as Dashboard from "../src/dashboard/Dashboard.ts";
 import { DynamoDB } from "../src/services/DynamoDB.ts";
 import { type Ctx, queueTest, T0 } from "./_queue.ts";
@@ -479,3 +480,18 @@ queueTest(
     }),
   { only: ["memory"] },
 );
+
+Deno.test("docs/dashboard.md's error table lists every error the API answers with", async () => {
+  const markdown = await Deno.readTextFile(new URL("../docs/dashboard.md", import.meta.url));
+  const section = markdown.slice(markdown.indexOf("## The admin API"));
+  const documented: Record<string, number> = {};
+  let unexpected = false;
+  for (const [, status, tags] of section.matchAll(/^\| (\d{3}) +\| ([^|]+)\|/gm)) {
+    // `DynamoDBError` (with `retryable`): the tags are the backticked words before any "(".
+    const names = [...tags!.split("(")[0]!.matchAll(/`(\w+)`/g)].map((m) => m[1]!);
+    if (status === "500") unexpected = /any other/.test(tags!);
+    for (const name of names) documented[name] = Number(status);
+  }
+  assert.deepEqual(documented, { ...apiErrorStatus });
+  assert.ok(unexpected, "the table says that any other error is a 500");
+});

@@ -42,6 +42,7 @@ import type { MessageInfo, MessageState } from "../schema/Message.ts";
 import * as Catalog from "../services/Catalog.ts";
 import type { DynamoDB } from "../services/DynamoDB.ts";
 import * as Queue from "../services/Queue.ts";
+import { apiErrorStatus, type ApiErrorTag } from "./apiErrors.ts";
 import { html, script, style } from "./assets.ts";
 
 /**
@@ -111,8 +112,9 @@ class ApiError extends Data.TaggedError("ApiError")<{
   readonly retryable?: boolean | undefined;
 }> {}
 
-const apiError = (status: number, error: string, message: string): ApiError =>
-  new ApiError({ status, error, message });
+/** A failure of the API's own: its status comes from the table of `apiErrors.ts`. */
+const apiError = (error: ApiErrorTag, message: string): ApiError =>
+  new ApiError({ status: apiErrorStatus[error], error, message });
 
 const STATES: ReadonlyArray<MessageState> = ["ready", "delayed", "inflight", "dead"];
 const MAX_BODY_BYTES = 64 * 1024;
@@ -144,23 +146,22 @@ const fromLibrary = (
       return e as ApiError;
     case "DynamoDBError":
       return new ApiError({
-        status: 503,
+        status: apiErrorStatus.DynamoDBError,
         error: e._tag,
         message: e.message,
         retryable: e.retryable,
       });
     case "InvalidOptions":
-      return apiError(400, e._tag, e.message);
     case "MessageNotFound":
-      return apiError(404, e._tag, e.message);
     case "InvalidState":
-      return apiError(409, e._tag, e.message);
+      return apiError(e._tag, e.message);
     case "ParseError":
-      return apiError(400, "BadRequest", bodyError(e as ParseResult.ParseError));
+      return apiError("BadRequest", bodyError(e as ParseResult.ParseError));
     case "RequestError":
-      return apiError(400, "BadRequest", e.message);
+      return apiError("BadRequest", e.message);
     default:
-      return apiError(500, e._tag, e.message);
+      // Not in the table: a failure the API does not expect, i.e. a bug.
+      return new ApiError({ status: 500, error: e._tag, message: e.message });
   }
 };
 
@@ -334,7 +335,7 @@ export const router = (
       Effect.gen(function* () {
         const found = (yield* queues).find((q) => q.name === name);
         if (found === undefined) {
-          return yield* apiError(404, "QueueNotFound", `no queue "${name}" in table ${table}`);
+          return yield* apiError("QueueNotFound", `no queue "${name}" in table ${table}`);
         }
         return yield* handleOf(found);
       });
@@ -380,7 +381,7 @@ export const router = (
       const request = yield* HttpServerRequest.HttpServerRequest;
       const host = hostnameOf(request.headers.host ?? "");
       if (!options.hosts.includes(host)) {
-        return yield* apiError(403, "ForbiddenHost", `host "${host}" is not served here`);
+        return yield* apiError("ForbiddenHost", `host "${host}" is not served here`);
       }
     });
 
@@ -394,19 +395,19 @@ export const router = (
           (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`) ||
           request.headers["sec-fetch-site"] === "cross-site"
         ) {
-          return yield* apiError(403, "ForbiddenOrigin", "changes from another site are refused");
+          return yield* apiError("ForbiddenOrigin", "changes from another site are refused");
         }
         const type = request.headers["content-type"] ?? "";
         if (!type.toLowerCase().startsWith("application/json")) {
-          return yield* apiError(415, "UnsupportedMediaType", "changes take a JSON body");
+          return yield* apiError("UnsupportedMediaType", "changes take a JSON body");
         }
         if (readOnly) {
-          return yield* apiError(403, "ReadOnly", "this dashboard is read-only");
+          return yield* apiError("ReadOnly", "this dashboard is read-only");
         }
         if (
           token !== undefined && !sameText(request.headers.authorization ?? "", `Bearer ${token}`)
         ) {
-          return yield* apiError(401, "Unauthorized", "this change needs the dashboard's token");
+          return yield* apiError("Unauthorized", "this change needs the dashboard's token");
         }
       }).pipe(
         Effect.tapError((e) =>
@@ -499,12 +500,12 @@ export const router = (
       }
       const state = searchParam(params, "state") ?? "ready";
       if (!STATES.includes(state as MessageState)) {
-        return yield* apiError(400, "BadRequest", `state must be one of ${STATES.join(", ")}`);
+        return yield* apiError("BadRequest", `state must be one of ${STATES.join(", ")}`);
       }
       const limitText = searchParam(params, "limit") ?? "25";
       const limit = Number(limitText);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-        return yield* apiError(400, "BadRequest", `limit must be an integer from 1 to 100`);
+        return yield* apiError("BadRequest", `limit must be an integer from 1 to 100`);
       }
       const group = searchParam(params, "group");
       const deduplicationId = searchParam(params, "deduplicationId");
@@ -548,7 +549,7 @@ export const router = (
       const withPayload = searchParam(params, "payload") === "true";
       const found = yield* queue.get(id ?? "");
       if (Option.isNone(found)) {
-        return yield* apiError(404, "MessageNotFound", `no message "${id}" in queue ${name}`);
+        return yield* apiError("MessageNotFound", `no message "${id}" in queue ${name}`);
       }
       const m = found.value;
       const payload = !withPayload
@@ -648,7 +649,7 @@ export const router = (
       HttpRouter.del("/api/queues/:queue/messages/:id", handle(deleteMessage)),
       HttpRouter.all(
         "*",
-        handle(Effect.fail(apiError(404, "NotFound", "no such page or API route"))),
+        handle(Effect.fail(apiError("NotFound", "no such page or API route"))),
       ),
     );
   });
