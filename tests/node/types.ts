@@ -2,6 +2,7 @@
 // against the compiled build: proves the emitted declarations give Node TypeScript users the real
 // types, not `any`. It runs nothing.
 import { Consumer, Queue, Table } from "@dynamomq/dynamomq";
+import * as Dashboard from "@dynamomq/dynamomq/dashboard";
 import { layerMemory } from "@dynamomq/dynamomq/testing";
 import { Effect, Schema } from "effect";
 
@@ -20,3 +21,11 @@ const program = Effect.gen(function* () {
 export const id: Promise<string> = Effect.runPromise(
   program.pipe(Effect.scoped, Effect.provide(layerMemory)),
 );
+
+// The dashboard subpath: its options are typed (a table is required).
+export const dashboard: Effect.Effect<unknown, unknown, unknown> = Dashboard.router({
+  table: "dynamomq",
+  readOnly: true,
+});
+// @ts-expect-error the options need a table
+Dashboard.router({ readOnly: true });
