@@ -5,7 +5,13 @@
  * exits at once with 130 (SIGINT) or 143 (SIGTERM).
  *
  * Built on `@effect/platform`'s runtime-neutral `Runtime.makeRunMain`, as `@effect/platform-node`'s
- * own `runMain` is, with `Deno.addSignalListener` in place of `process.once`.
+ * own `runMain` is, with `Deno.addSignalListener` in place of `process.on`.
+ *
+ * Programs of your own should use `NodeRuntime.runMain` from `@effect/platform-node`, as
+ * `produce.ts`, `consume.ts` and `http.ts` do: it works the same under Deno. This copy is kept for
+ * the demo, whose cold start then fetches `@effect/platform` only instead of
+ * `@effect/platform-node` and the ~30 packages it brings (`@effect/cluster`, `@effect/sql`, `ws`,
+ * `undici`, `@parcel/watcher`, …), and for the test workers (`tests/_worker.ts`).
  */
 import * as Runtime from "@effect/platform/Runtime";
 

@@ -14,6 +14,10 @@
  * (default 8), `--work DURATION` simulated handling time per message (default `0 millis`),
  * `--visibility-timeout DURATION` (default `30 seconds`), `--shutdown-timeout DURATION` (default
  * `10 seconds`), `--verbose` to log one line per handled message. Payloads are never logged.
+ *
+ * Graceful shutdown comes from `NodeRuntime.runMain` (`@effect/platform-node`), which works as is
+ * under Deno: SIGINT or SIGTERM interrupts the main fiber, the consumer's scope closes (its
+ * graceful shutdown), and the process exits 0; a second signal exits at once.
  */
 import * as Effect from "effect/Effect";
 import * as Queue from "effect/Queue";
@@ -21,7 +25,7 @@ import * as Consumer from "../src/services/Consumer.ts";
 import * as MQ from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import { describeBackend, layerConfigured } from "./_embedded.ts";
-import { runMain } from "./_runMain.ts";
+import { runMain } from "@effect/platform-node/NodeRuntime";
 import { duration, Order, parseFlags, positiveInt } from "./_shared.ts";
 
 const flags = parseFlags({

@@ -36,7 +36,7 @@ import * as Consumer from "../src/services/Consumer.ts";
 import * as MQ from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import { describeBackend, layerEmbedded } from "./_embedded.ts";
-import { runMain } from "./_runMain.ts";
+import { runMain } from "@effect/platform-node/NodeRuntime";
 import { Order } from "./_shared.ts";
 
 /** The orders queue, as a service of this app. */

@@ -18,7 +18,7 @@ import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import { duration, Order, parseFlags, positiveInt } from "./_shared.ts";
 import { describeBackend, layerConfigured } from "./_embedded.ts";
-import { runMain } from "./_runMain.ts";
+import { runMain } from "@effect/platform-node/NodeRuntime";
 
 const flags = parseFlags({
   count: { type: "string", default: "100" },

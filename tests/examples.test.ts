@@ -194,6 +194,8 @@ Deno.test("examples/demo.ts --messages 300 exits 0 with a summary that adds up",
   try {
     const { status, stdout, stderr } = await finish(demo, 60_000);
     assert.equal(status.code, 0, stdout + stderr);
+    // The first line comes before dynalite starts, so that the demo shows a sign of life at once.
+    assert.match(stderr.split("\n")[0]!, /^DynamoMQ demo on embedded dynalite .*: 300 messages/);
     assert.match(stdout, /DynamoMQ demo — summary/);
     const n = 300;
     // The demo's rule: n % 20 === 7 fails once, n % 200 === 13 always fails (maxReceives 3).
