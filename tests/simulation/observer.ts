@@ -207,11 +207,15 @@ export class Observer {
       if (after!.state !== "dead") {
         const twin = (this.messagesOf(ka)).find((i) => i !== after && i.state !== "dead");
         if (twin !== undefined) {
+          // Once written twice, every later copy (a redrive of one of them) follows from that.
+          const again = this.notes.get(ka)?.has("duplicated") ?? false;
           this.note(ka, "duplicated");
           this.report(
             "duplicated",
             `${ka} written a second time (${after!.id}) while ${twin.id} still holds it (${where})`,
-            name === "send" && typeof after!.group === "string" ? "S1" : undefined,
+            again || (name === "send" || name === "sendBatch") && typeof after!.group === "string"
+              ? "S1"
+              : undefined,
           );
         }
       }
