@@ -220,6 +220,7 @@ export class Observer {
         }
       }
       if (after!.state !== "dead" && this.endsOf(ka).includes("ack")) {
+        this.note(ka, "resurrected");
         this.report(
           "resurrected",
           `${ka} was acked and is written again (${where}, state ${after!.state}, receives ${
@@ -252,11 +253,16 @@ export class Observer {
         : "moved";
       const ends = this.endsOf(kb);
       if (how === "ack" && ends.includes("ack")) {
-        const duplicated = this.notes.get(kb)?.has("duplicated") ?? false;
+        const notes = this.notes.get(kb);
+        const cause = notes?.has("resurrected") ? "4" : notes?.has("duplicated") ? "S1" : undefined;
         this.report(
           "acked-twice",
-          `${kb} acked a second time (${where})${duplicated ? ", it had been written twice" : ""}`,
-          duplicated ? "S1" : undefined,
+          `${kb} acked a second time (${where})${
+            cause === undefined
+              ? ""
+              : `, it had been ${cause === "4" ? "resurrected" : "written twice"}`
+          }`,
+          cause,
         );
       }
       ends.push(how);

@@ -366,7 +366,11 @@ const endChecks = (
     const items = now.get(k) ?? [];
     const ends = observer.ends.get(k) ?? [];
     const notes = observer.notes.get(k) ?? new Set<string>();
-    const grouped = notes.has("dead-copy") || notes.has("put-back");
+    const liveAndDeadCause = notes.has("resurrected")
+      ? "4"
+      : notes.has("dead-copy") || notes.has("put-back")
+      ? "6"
+      : undefined;
     const dead = items.filter((i) => i.state === "dead");
     const live = items.filter((i) => i.state !== "dead");
     if (live.length > 0) {
@@ -396,7 +400,7 @@ const endChecks = (
       report(
         "live-and-dead",
         `${k} was acked and is also in the dead-letter queue`,
-        grouped ? "6" : undefined,
+        liveAndDeadCause,
       );
     }
     if (items.length === 0 && !ends.includes("ack") && !ends.includes("removed")) {
