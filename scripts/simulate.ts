@@ -6,13 +6,19 @@
  *   deno task simulate --from 5000        start at another seed
  *   deno task simulate --seed 42          one seed: its trace up to the first violation, shrunk
  *   deno task simulate --seed 42 --full   … and the whole trace
+ *   deno task simulate --seed 42 --focus message-lost   shrink and show that invariant's trace
  *   deno task simulate --strict           known defects (issue #14) fail the run too
  *   deno task simulate --set faultRate=0  pin a config field for every seed
  *
  * Exit code 1 when any seed fails (unknown violations, or any violation with --strict).
  */
 import { configFor, type SimConfig } from "../tests/simulation/config.ts";
-import { isFailure, knownDefects, type Violation } from "../tests/simulation/invariants.ts";
+import {
+  type InvariantName,
+  isFailure,
+  knownDefects,
+  type Violation,
+} from "../tests/simulation/invariants.ts";
 import { type RunOptions, runSeed, shrink } from "../tests/simulation/runner.ts";
 
 const args = [...Deno.args];
@@ -48,6 +54,7 @@ for (let v = value("--set"); v !== undefined; v = value("--set")) {
 }
 const options: RunOptions = { strict, overrides };
 const one = value("--seed");
+const focus = value("--focus") as InvariantName | undefined;
 
 const describe = (v: Violation): string =>
   `${v.invariant}${
@@ -73,8 +80,11 @@ if (one !== undefined) {
   for (const v of result.violations) {
     console.log(`  ${isFailure(v, strict) ? "FAIL" : "known"} ${describe(v)}`);
   }
-  const first = result.violations.find((v) => isFailure(v, strict)) ?? result.violations[0]!;
-  const shown = noShrink ? result : await shrink(result, { ...options, strict: true });
+  const first = result.violations.find((v) => focus !== undefined && v.invariant === focus) ??
+    result.violations.find((v) => isFailure(v, strict)) ?? result.violations[0]!;
+  const shown = noShrink
+    ? result
+    : await shrink(result, { ...options, strict: true }, 60, first.invariant);
   const kept = shown.violations.find((v) => v.invariant === first.invariant) ?? first;
   if (shown !== result) {
     console.log(

@@ -420,8 +420,12 @@ export const shrink = async (
   result: RunResult,
   options: RunOptions,
   budget = 60,
+  focus?: InvariantName,
 ): Promise<RunResult> => {
-  const failing = (r: RunResult) => r.violations.find((v) => isFailure(v, options.strict ?? false));
+  const failing = (r: RunResult) =>
+    r.violations.find((v) =>
+      focus === undefined ? isFailure(v, options.strict ?? false) : v.invariant === focus
+    );
   const target = failing(result)?.invariant;
   if (target === undefined) return result;
   let best = result;
