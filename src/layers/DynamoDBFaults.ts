@@ -87,6 +87,36 @@ export const dataOperations: ReadonlyArray<Operation> = [
 ];
 
 /**
+ * One request, as the `schedule` option of {@linkcode FaultOptions} sees it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FaultRequest {
+  /** The operation. */
+  readonly operation: Operation;
+  /** How many requests of the selected operations came before this one (0-based). */
+  readonly call: number;
+}
+
+/**
+ * The fate of one request chosen by a `schedule`:
+ * - `Fail`: fails with `kind`, before the request reaches the table or (`after`, for `timeout`
+ *   and `dropped`) after it was applied, as the rate options do;
+ * - `Retried`: the request is applied, its response is lost, and the same request is sent again
+ *   at once, as the AWS SDK's retry does: the caller gets the retry's outcome (a conditional write
+ *   then typically fails its condition, on its own first write);
+ * - `Stall`: the request waits `delay` (through `Clock`) and is then applied normally.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FaultDecision =
+  | { readonly _tag: "Fail"; readonly kind: FaultKind; readonly after: boolean }
+  | { readonly _tag: "Retried"; readonly kind: "timeout" | "dropped" }
+  | { readonly _tag: "Stall"; readonly delay: Duration.DurationInput };
+
+/**
  * Options of {@linkcode layer} and {@linkcode make}. Rates are probabilities per request (0–1);
  * their sum is the share of requests that fail and must not exceed 1.
  *
@@ -133,6 +163,12 @@ export interface FaultOptions {
    * @default 0
    */
   readonly timeoutDelay?: Duration.DurationInput | undefined;
+  /**
+   * Decides each request's fate instead of the rates and the PRNG (which are then unused):
+   * `undefined` lets the request through. For fault schedules that a simulation chooses and
+   * records itself; also the only way to get `Retried` and `Stall`.
+   */
+  readonly schedule?: ((request: FaultRequest) => FaultDecision | undefined) | undefined;
 }
 
 /**
@@ -251,10 +287,23 @@ export const make = (inner: DynamoDB, options: FaultOptions): Effect.Effect<Faul
     let byKind = zeroKinds();
     let byOperation: Partial<Record<Operation, number>> = {};
 
+    const count = (op: Operation, kind: FaultKind, after: boolean): void => {
+      injected += 1;
+      byKind[kind] += 1;
+      byOperation[op] = (byOperation[op] ?? 0) + 1;
+      if (after) afterApplied += 1;
+    };
+
     /** Draws the fate of one request: no fault, or a kind and whether it comes after applying. */
-    const draw = (op: Operation): { kind: FaultKind; after: boolean } | undefined => {
+    const draw = (op: Operation): FaultDecision | undefined => {
       if (!enabled || !selected.has(op)) return undefined;
       calls += 1;
+      if (options.schedule !== undefined) {
+        const decision = options.schedule({ operation: op, call: calls - 1 });
+        if (decision?._tag === "Fail") count(op, decision.kind, decision.after);
+        if (decision?._tag === "Retried") count(op, decision.kind, true);
+        return decision;
+      }
       // Always two draws per request, so one request's fate never shifts the next one's.
       const r = random();
       const second = random();
@@ -263,11 +312,8 @@ export const make = (inner: DynamoDB, options: FaultOptions): Effect.Effect<Faul
         acc += p;
         if (r < acc) {
           const after = (kind === "timeout" || kind === "dropped") && second < afterShare;
-          injected += 1;
-          byKind[kind] += 1;
-          byOperation[op] = (byOperation[op] ?? 0) + 1;
-          if (after) afterApplied += 1;
-          return { kind, after };
+          count(op, kind, after);
+          return { _tag: "Fail", kind, after };
         }
       }
       return undefined;
@@ -296,6 +342,9 @@ export const make = (inner: DynamoDB, options: FaultOptions): Effect.Effect<Faul
       Effect.suspend((): Effect.Effect<A, E | DynamoDBError> => {
         const fate = draw(op);
         if (fate === undefined) return request;
+        if (fate._tag === "Stall") return Effect.zipRight(Effect.sleep(fate.delay), request);
+        // Applied, response lost, and the same request sent again: its outcome is the caller's.
+        if (fate._tag === "Retried") return Effect.zipRight(Effect.exit(request), request);
         if (!fate.after) return fail(op, fate.kind, false);
         // Applied, whatever its outcome, and then the response is lost.
         return Effect.flatMap(

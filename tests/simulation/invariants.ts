@@ -1,0 +1,76 @@
+/**
+ * The invariants the simulation checks, the violations it reports, and which known defects
+ * (issue #14) a violation is attributed to.
+ *
+ * Checked after every write that reaches the table (observer.ts), after every actor operation
+ * (actors.ts) and at the end of a run after a fault-free drain (runner.ts):
+ * - `message-lost`: every message that was written is eventually acked, dead-lettered with a
+ *   reason, or removed by an admin (purge, cancel, delete);
+ * - `stuck`: after the drain no live message is left that nobody can receive;
+ * - `two-live-holders`: no receive hands out a message whose lease, as handed out to another
+ *   receiver (heartbeats included), had not expired when this receive started;
+ * - `group-exclusive`, `group-order`: at most one message of a group in flight, and a grouped
+ *   message is claimed only when no earlier message of its group is left;
+ * - `dead-letter-reason`: a message is dead-lettered only at `maxReceives` or on request;
+ * - `redrive-reset`: redrive puts a message back with its receive count at 0;
+ * - `stranded-claim`: a claim that succeeded (its response reached the queue) is handed to the
+ *   receiver or dead-lettered, never dropped;
+ * - `resurrected`: an acked message is never written back;
+ * - `live-and-dead`: no message is both dead-lettered and acked or live at the end;
+ * - `acked-twice`: a message is acked at most once;
+ * - `duplicated`: a message is never written a second time while it is still queued;
+ * - `outcome`: an operation whose write applied (response lost, then retried) does not report
+ *   that it failed (`LeaseLost` for an ack, `DuplicateMessage` for a send);
+ * - `stats`: stats match the items, list pages through every message with its own cursors;
+ * - `unexpected-error`: no operation fails with an error that its inputs cannot explain.
+ */
+
+/** The invariant names. */
+export type InvariantName =
+  | "message-lost"
+  | "stuck"
+  | "two-live-holders"
+  | "group-exclusive"
+  | "group-order"
+  | "dead-letter-reason"
+  | "redrive-reset"
+  | "stranded-claim"
+  | "resurrected"
+  | "live-and-dead"
+  | "acked-twice"
+  | "duplicated"
+  | "outcome"
+  | "stats"
+  | "unexpected-error";
+
+/**
+ * The known defects of today's code, by the numbers of issue #14 (and `outcome` for the ack
+ * reported as `LeaseLost`), with how the simulation recognises each.
+ */
+export const knownDefects: { readonly [id: string]: string } = {
+  "1": "two concurrent dead-letterings of one grouped message can delete it",
+  "2": "a stale group holder (expired group lease) can claim the group's in-flight head",
+  "3": "a failed query in the middle of a receive strands what was already claimed",
+  "4": "sendBatch retries after an applied-but-lost BatchWriteItem resurrect acked messages",
+  "6": "redrive/dead-letter of a grouped message are two writes: between them it is live and dead",
+  "S1":
+    "found by the simulation: a grouped send whose put applied but whose response was lost, then retried (ConditionFailed), writes the message again under the next sequence number",
+  "S2":
+    "found by the simulation: a redriven grouped message is never received when a consumer that had found its group empty takes the group out of the ready index meanwhile (redrive moves neither counter, so the release's condition holds)",
+  "outcome":
+    "an ack (or send) whose write applied but whose response was lost is reported as failed",
+};
+
+/** One broken invariant. */
+export interface Violation {
+  readonly invariant: InvariantName;
+  /** Where in the run: the step number. */
+  readonly step: number;
+  readonly detail: string;
+  /** The known defect this matches, if any (see {@linkcode knownDefects}). */
+  readonly defect?: string | undefined;
+}
+
+/** Whether a violation fails the run: always in strict mode, otherwise unless it is a known defect. */
+export const isFailure = (v: Violation, strict: boolean): boolean =>
+  strict || v.defect === undefined;
