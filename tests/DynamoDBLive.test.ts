@@ -462,7 +462,7 @@ Deno.test("live: envConfig reads AWS_REGION and AWS_ENDPOINT_URL_DYNAMODB", asyn
 const localCredentials = { accessKeyId: "local", secretAccessKey: "local" };
 
 Deno.test({
-  name: "live: layerFromConfig reads every option through Config",
+  name: "live: layerConfig reads every option through Config",
   ignore: dynaliteEndpoint === undefined,
   fn: async () => {
     const provider = ConfigProvider.fromMap(
@@ -473,7 +473,7 @@ Deno.test({
         ["DDB_SECRET", "local"],
       ]),
     );
-    const layer = DynamoDBLive.layerFromConfig({
+    const layer = DynamoDBLive.layerConfig({
       endpoint: Config.string("DDB_ENDPOINT"),
       region: Config.string("DDB_REGION"),
       credentials: {

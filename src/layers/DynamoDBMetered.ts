@@ -19,7 +19,7 @@
  * });
  *
  * program.pipe(
- *   Effect.provide(DynamoDBMetered.layer.pipe(Layer.provide(DynamoDBLive.layerConfig))),
+ *   Effect.provide(DynamoDBMetered.layer.pipe(Layer.provide(DynamoDBLive.layerConfig()))),
  *   Effect.runPromise,
  * );
  * ```
@@ -212,7 +212,7 @@ export const make = (inner: DynamoDB): Effect.Effect<Metered> =>
  * import { DynamoDBLive, DynamoDBMetered } from "@dynamomq/dynamomq";
  * import { Layer } from "effect";
  *
- * const live = DynamoDBMetered.layer.pipe(Layer.provide(DynamoDBLive.layerConfig));
+ * const live = DynamoDBMetered.layer.pipe(Layer.provide(DynamoDBLive.layerConfig()));
  * ```
  *
  * @since 0.1.0
