@@ -585,8 +585,8 @@ Deno.test("live: a request without an answer times out, aborted, as a retryable 
   }
 });
 
-Deno.test("live: the default request timeout is 10 seconds", () => {
-  assert.equal(Duration.toMillis(DynamoDBLive.DEFAULT_REQUEST_TIMEOUT), 10_000);
+Deno.test("live: the default request timeout is 30 seconds", () => {
+  assert.equal(Duration.toMillis(DynamoDBLive.DEFAULT_REQUEST_TIMEOUT), 30_000);
 });
 
 const ROOT = new URL("..", import.meta.url);

@@ -85,9 +85,12 @@ export interface DynamoDBLiveOptions {
   /**
    * How long one call of the port may wait for DynamoDB, the SDK's retries included, before its
    * request is aborted and it fails with a retryable `DynamoDBError` of reason `Transport`. It
-   * measures real time, even under `TestClock`. `Duration.infinity` turns it off.
+   * measures real time, even under `TestClock`. `Duration.infinity` turns it off. The default
+   * leaves room for a cold or overloaded emulator (a `CreateTable` on a loaded DynamoDB Local
+   * took over 10 s) and still ends a request whose connection was lost, which would otherwise
+   * hang its caller, a consumer's shutdown included.
    *
-   * @default "10 seconds"
+   * @default "30 seconds"
    */
   readonly requestTimeout?: Duration.DurationInput | undefined;
   /** Any other `DynamoDBClient` configuration; the fields above take precedence. */
@@ -100,7 +103,7 @@ export interface DynamoDBLiveOptions {
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_REQUEST_TIMEOUT: Duration.Duration = Duration.seconds(10);
+export const DEFAULT_REQUEST_TIMEOUT: Duration.Duration = Duration.seconds(30);
 
 const invalid = (option: string, detail: string): InvalidOptions =>
   new InvalidOptions({ operation: "DynamoDBLive", option, detail });
