@@ -31,7 +31,7 @@
  *   }
  * });
  *
- * Effect.runPromise(program.pipe(Effect.provide(DynamoDBLive.layerConfig)));
+ * Effect.runPromise(program.pipe(Effect.provide(DynamoDBLive.layerConfig())));
  * ```
  *
  * @module

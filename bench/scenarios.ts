@@ -12,7 +12,7 @@ import { Deferred, Duration, Effect, Exit, Schema } from "effect";
 import * as DynamoDBMetered from "../src/layers/DynamoDBMetered.ts";
 import { layerMemory } from "../src/layers/DynamoDBMemory.ts";
 import * as Consumer from "../src/services/Consumer.ts";
-import { and, DynamoDB, eq, type Item, notExists } from "../src/services/DynamoDB.ts";
+import { and, DynamoDB, eq, type Item, notExists, operations } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import { itemSize } from "../src/internal/itemSize.ts";
@@ -393,7 +393,7 @@ const perMessage = (
 ): CostRow => ({
   scenario,
   requests: requests.total / n,
-  requestsByOp: DynamoDBMetered.operations
+  requestsByOp: operations
     .filter((op) => requests.requests[op] > 0)
     .map((op) => `${op} ${+(requests.requests[op] / n).toFixed(3)}`)
     .join(", "),

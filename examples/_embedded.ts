@@ -4,38 +4,25 @@
  * - `layerEmbedded`: dynalite inside this process on a free loopback port (zero set-up: no Java,
  *   Docker or AWS account), closed when the layer's scope closes — unless
  *   `AWS_ENDPOINT_URL_DYNAMODB` is set, in which case it is `layerConfigured`.
- * - `layerConfigured`: `DynamoDBLive` from the environment (`AWS_REGION`,
- *   `AWS_ENDPOINT_URL_DYNAMODB`, the SDK's credential chain). For a loopback endpoint without
- *   `AWS_ACCESS_KEY_ID` it passes dummy credentials, which emulators accept and which keep the SDK
- *   from probing for instance credentials.
+ * - `layerConfigured`: `DynamoDBLive.layerConfig()`, the library's own reading of the environment
+ *   (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, the SDK's credential chain; dummy credentials for
+ *   a loopback endpoint without `AWS_ACCESS_KEY_ID`).
  */
 import type * as ConfigError from "effect/ConfigError";
-import * as Config from "effect/Config";
 import * as Effect from "effect/Effect";
 import * as Layer from "effect/Layer";
 import type * as Scope from "effect/Scope";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
 import { DynamoDB } from "../src/services/DynamoDB.ts";
-import { isLoopbackUrl } from "../src/internal/loopback.ts";
-
-const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;
+import type { InvalidOptions } from "../src/Errors.ts";
 
 /** The endpoint from `AWS_ENDPOINT_URL_DYNAMODB`, if set. */
 export const configuredEndpoint = (): string | undefined =>
   Deno.env.get("AWS_ENDPOINT_URL_DYNAMODB") || undefined;
 
 /** `DynamoDBLive` configured from the environment (see the module comment). */
-export const layerConfigured: Layer.Layer<DynamoDB, ConfigError.ConfigError> = DynamoDBLive
-  .layerFromConfig(
-    DynamoDBLive.envConfig.pipe(
-      Config.map((options) =>
-        options.endpoint !== undefined && isLoopbackUrl(options.endpoint) &&
-          !Deno.env.get("AWS_ACCESS_KEY_ID")
-          ? { ...options, credentials: LOCAL_CREDENTIALS }
-          : options
-      ),
-    ),
-  );
+export const layerConfigured: Layer.Layer<DynamoDB, ConfigError.ConfigError | InvalidOptions> =
+  DynamoDBLive.layerConfig();
 
 /**
  * Starts dynalite on a free loopback port for the lifetime of the scope, in a worker thread of
@@ -72,19 +59,19 @@ export const dynaliteServer: Effect.Effect<string, never, Scope.Scope> = Effect.
 ).pipe(Effect.map(({ port }) => `http://127.0.0.1:${port}`));
 
 /** In-process dynalite, or `layerConfigured` when `AWS_ENDPOINT_URL_DYNAMODB` is set. */
-export const layerEmbedded: Layer.Layer<DynamoDB, ConfigError.ConfigError> = Layer.unwrapEffect(
-  Effect.sync(() =>
-    configuredEndpoint() !== undefined ? layerConfigured : Layer.scoped(
-      DynamoDB,
-      Effect.flatMap(dynaliteServer, (endpoint) =>
-        DynamoDBLive.make({
-          endpoint,
-          region: "us-east-1",
-          credentials: LOCAL_CREDENTIALS,
-        })),
-    )
-  ),
-);
+export const layerEmbedded: Layer.Layer<DynamoDB, ConfigError.ConfigError | InvalidOptions> = Layer
+  .unwrapEffect(
+    Effect.sync(() =>
+      configuredEndpoint() !== undefined ? layerConfigured : Layer.scoped(
+        DynamoDB,
+        Effect.flatMap(dynaliteServer, (endpoint) =>
+          DynamoDBLive.make({
+            endpoint,
+            region: "us-east-1",
+          })),
+      )
+    ),
+  );
 
 /** Where the example runs, for its first log line (`embedded`: whether dynalite is the default). */
 export const describeBackend = (embedded: boolean): string => {

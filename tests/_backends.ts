@@ -5,7 +5,7 @@
  * `deno test`, this module starts an in-process dynalite for its test file and leaves DynamoDB
  * Local out. `DYNAMOMQ_BACKENDS=memory,dynalite` restricts the list.
  */
-import type { Layer } from "effect";
+import { Layer } from "effect";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
 import { layerMemory } from "../src/layers/DynamoDBMemory.ts";
 import type { DynamoDB } from "../src/services/DynamoDB.ts";
@@ -28,7 +28,7 @@ const live = (endpoint: string): Layer.Layer<DynamoDB> =>
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
     // Emulator errors should surface at once, not after SDK retries.
     maxAttempts: 1,
-  });
+  }).pipe(Layer.orDie);
 
 const selected = selectedBackends();
 

@@ -577,6 +577,35 @@ scenario("--help on every command; usage errors are one line with exit code 2", 
   fails(unreachable, 1, /^error: cannot reach DynamoDB at http:\/\/127\.0\.0\.1:9: /);
 });
 
+scenario(
+  "a malformed endpoint or a missing region is a usage error naming what to set",
+  async () => {
+    // No profile files, so the SDK's chain finds no region either.
+    const noProfile = {
+      AWS_CONFIG_FILE: "/nonexistent",
+      AWS_SHARED_CREDENTIALS_FILE: "/nonexistent",
+    };
+    const [flag, variable, noRegion, noRegionJson] = await Promise.all([
+      cli(["stats", "--endpoint-url", "127.0.0.1:8000"]),
+      cli(["stats"], { env: { AWS_ENDPOINT_URL_DYNAMODB: "127.0.0.1:8000" } }),
+      cli(["stats"], { env: { ...noProfile, AWS_ENDPOINT_URL_DYNAMODB: "" } }),
+      cli(["stats", "--json"], { env: { ...noProfile, AWS_ENDPOINT_URL_DYNAMODB: "" } }),
+    ]);
+    fails(
+      flag,
+      2,
+      /^error: --endpoint-url: "127\.0\.0\.1:8000" is not a URL: write it with its scheme, e\.g\. http:\/\/127\.0\.0\.1:8000$/,
+    );
+    fails(variable, 2, /^error: AWS_ENDPOINT_URL_DYNAMODB: "127\.0\.0\.1:8000" is not a URL/);
+    fails(noRegion, 2, /^error: no AWS region: pass --region or set AWS_REGION/);
+    assert.deepEqual(JSON.parse(noRegionJson.stderr), {
+      error: "Usage",
+      message: "no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)",
+      exitCode: 2,
+    });
+  },
+);
+
 scenario("the interactive shell, driven through stdin", async () => {
   const table = await freshTable("shell");
   const g = ["--table", table, "--queue", "chat"];

@@ -15,7 +15,17 @@
  * with a loud warning, except under `CI=true`, where that is a failure.
  */
 import assert from "node:assert/strict";
-import { Effect, Exit, Logger, LogLevel, ManagedRuntime, Option, Schema, Scope } from "effect";
+import {
+  Effect,
+  Exit,
+  Layer,
+  Logger,
+  LogLevel,
+  ManagedRuntime,
+  Option,
+  Schema,
+  Scope,
+} from "effect";
 import type { Page, Request } from "playwright-core";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
 import * as Consumer from "../src/services/Consumer.ts";
@@ -58,7 +68,7 @@ const live = DynamoDBLive.layer({
   endpoint,
   region: "us-east-1",
   credentials: { accessKeyId: "local", secretAccessKey: "local" },
-});
+}).pipe(Layer.orDie);
 
 // --- the dashboard process ------------------------------------------------------------------
 

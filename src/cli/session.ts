@@ -13,8 +13,9 @@ import * as DynamoDBLive from "../layers/DynamoDBLive.ts";
 import type { DynamoDB } from "../services/DynamoDB.ts";
 import * as Queue from "../services/Queue.ts";
 import { QUEUE_NAME, TABLE_NAME } from "../internal/keys.ts";
-import { usage } from "./errors.ts";
+import { type CliError, usage } from "./errors.ts";
 import { isLoopbackUrl } from "../internal/loopback.ts";
+import { endpointProblem } from "../internal/live/options.ts";
 
 /**
  * The settings shared by every command.
@@ -96,7 +97,7 @@ const integerFrom = (
  * root flags), then the environment (`DYNAMOMQ_TABLE`, `DYNAMOMQ_QUEUE`, `AWS_REGION` /
  * `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`, `DYNAMOMQ_PRIORITIES`,
  * `DYNAMOMQ_SHARDS`, `DYNAMOMQ_MAX_RECEIVES`), then the defaults. Throws a usage `CliError` for a
- * value out of range.
+ * value out of range or an endpoint that is not an http(s) URL, naming the flag or variable.
  *
  * @since 0.1.0
  * @category constructors
@@ -107,7 +108,17 @@ export const resolve = (
 ): Settings => {
   const pick = <K extends keyof GivenSettings>(key: K): GivenSettings[K] | undefined =>
     given.find((g) => g[key] !== undefined)?.[key];
-  const endpoint = pick("endpoint") ?? envOf(env, "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL");
+  const givenEndpoint = pick("endpoint");
+  const endpoint = givenEndpoint ?? envOf(env, "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL");
+  const endpointError = endpoint === undefined ? undefined : endpointProblem(endpoint);
+  if (endpointError !== undefined) {
+    const source = givenEndpoint !== undefined
+      ? "--endpoint-url"
+      : envOf(env, "AWS_ENDPOINT_URL_DYNAMODB") !== undefined
+      ? "AWS_ENDPOINT_URL_DYNAMODB"
+      : "AWS_ENDPOINT_URL";
+    throw usage(`${source}: ${endpointError}`);
+  }
   // Emulators want a region but ignore which; AWS itself needs the real one from the chain.
   const region = pick("region") ?? envOf(env, "AWS_REGION", "AWS_DEFAULT_REGION") ??
     (endpoint !== undefined ? "us-east-1" : undefined);
@@ -159,8 +170,10 @@ export const SettingsTag: Context.Tag<Settings, Settings> = Context.GenericTag<S
 
 /**
  * The live `DynamoDB` layer for the settings. For an emulator on this machine (a loopback
- * endpoint) without credentials in the environment, static dummy credentials are used, so the
- * SDK never falls through to the instance-metadata endpoint.
+ * endpoint) without credentials in the environment, the library uses static dummy credentials,
+ * so the SDK never falls through to the instance-metadata endpoint; requests are then sent once
+ * (an emulator answers at once or not at all). A missing region is a usage error naming
+ * `--region`.
  *
  * @since 0.1.0
  * @category layers
@@ -168,16 +181,23 @@ export const SettingsTag: Context.Tag<Settings, Settings> = Context.GenericTag<S
 export const dynamoDBLayer = (
   settings: Settings,
   env: (name: string) => string | undefined,
-): Layer.Layer<DynamoDB> => {
+): Layer.Layer<DynamoDB, CliError> => {
   const local = settings.endpoint !== undefined && isLoopbackUrl(settings.endpoint) &&
     envOf(env, "AWS_ACCESS_KEY_ID", "AWS_PROFILE") === undefined;
   return DynamoDBLive.layer({
     region: settings.region,
     endpoint: settings.endpoint,
-    credentials: local ? { accessKeyId: "local", secretAccessKey: "local" } : undefined,
     // An emulator answers at once or not at all: fail fast instead of retrying.
     maxAttempts: local ? 1 : undefined,
-  });
+  }).pipe(
+    Layer.mapError((e) =>
+      usage(
+        e.option === "region"
+          ? "no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)"
+          : e.message,
+      )
+    ),
+  );
 };
 
 /**
@@ -189,7 +209,7 @@ export const dynamoDBLayer = (
 export const layer = (
   settings: Settings,
   env: (name: string) => string | undefined,
-): Layer.Layer<Settings | DynamoDB> =>
+): Layer.Layer<Settings | DynamoDB, CliError> =>
   Layer.merge(Layer.succeed(SettingsTag, settings), dynamoDBLayer(settings, env));
 
 /**

@@ -14,7 +14,7 @@
  *
  * const AdminLive = Dashboard.layer({ table: "dynamomq", readOnly: true }).pipe(
  *   Layer.provide(NodeHttpServer.layer(createServer, { port: 8090, host: "127.0.0.1" })),
- *   Layer.provide(DynamoDBLive.layerConfig),
+ *   Layer.provide(DynamoDBLive.layerConfig()),
  * );
  * Layer.launch(AdminLive);
  * ```

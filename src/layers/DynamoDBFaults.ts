@@ -34,16 +34,8 @@ import * as Effect from "effect/Effect";
 import * as Exit from "effect/Exit";
 import * as Layer from "effect/Layer";
 import { type ConditionFailed, DynamoDBError } from "../Errors.ts";
-import { DynamoDB } from "../services/DynamoDB.ts";
+import { dataOperations, DynamoDB, type Operation } from "../services/DynamoDB.ts";
 import { seededRandom } from "../internal/seededRandom.ts";
-
-/**
- * A port operation, each of which is one DynamoDB request.
- *
- * @since 0.1.0
- * @category models
- */
-export type Operation = keyof DynamoDB;
 
 /**
  * The kinds of fault: `throttle` (reason `Throttled`), `serverError` (an internal error, reason
@@ -66,24 +58,6 @@ export const faultKinds: ReadonlyArray<FaultKind> = [
   "serverError",
   "timeout",
   "dropped",
-];
-
-/**
- * The operations faults are injected into by default: every data operation, none of the table
- * administration (`createTable`, `describeTable`, `enableTimeToLive`, `deleteTable`).
- *
- * @since 0.1.0
- * @category constants
- */
-export const dataOperations: ReadonlyArray<Operation> = [
-  "get",
-  "put",
-  "update",
-  "delete",
-  "query",
-  "batchGet",
-  "batchWrite",
-  "transactWrite",
 ];
 
 /**
@@ -154,7 +128,7 @@ export interface FaultOptions {
   readonly afterApplied?: number | undefined;
   /**
    * The operations that may fail.
-   * @default {@linkcode dataOperations}
+   * @default the data operations (`DynamoDB.dataOperations`): none of the table administration
    */
   readonly operations?: ReadonlyArray<Operation> | undefined;
   /**

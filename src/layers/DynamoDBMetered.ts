@@ -19,7 +19,7 @@
  * });
  *
  * program.pipe(
- *   Effect.provide(DynamoDBMetered.layer.pipe(Layer.provide(DynamoDBLive.layerConfig))),
+ *   Effect.provide(DynamoDBMetered.layer.pipe(Layer.provide(DynamoDBLive.layerConfig()))),
  *   Effect.runPromise,
  * );
  * ```
@@ -32,36 +32,7 @@ import * as Effect from "effect/Effect";
 import * as Exit from "effect/Exit";
 import * as Layer from "effect/Layer";
 import type { ConditionFailed, DynamoDBError } from "../Errors.ts";
-import { DynamoDB } from "../services/DynamoDB.ts";
-
-/**
- * The port operations, each of which is one DynamoDB request.
- *
- * @since 0.1.0
- * @category models
- */
-export type Operation = keyof DynamoDB;
-
-/**
- * The port operations in a fixed order (for reports).
- *
- * @since 0.1.0
- * @category constants
- */
-export const operations: ReadonlyArray<Operation> = [
-  "get",
-  "put",
-  "update",
-  "delete",
-  "query",
-  "batchGet",
-  "batchWrite",
-  "transactWrite",
-  "createTable",
-  "describeTable",
-  "enableTimeToLive",
-  "deleteTable",
-];
+import { DynamoDB, type Operation, operations } from "../services/DynamoDB.ts";
 
 /**
  * What the meter has counted since it was made or last reset.
@@ -241,7 +212,7 @@ export const make = (inner: DynamoDB): Effect.Effect<Metered> =>
  * import { DynamoDBLive, DynamoDBMetered } from "@dynamomq/dynamomq";
  * import { Layer } from "effect";
  *
- * const live = DynamoDBMetered.layer.pipe(Layer.provide(DynamoDBLive.layerConfig));
+ * const live = DynamoDBMetered.layer.pipe(Layer.provide(DynamoDBLive.layerConfig()));
  * ```
  *
  * @since 0.1.0

@@ -32,7 +32,7 @@
  * });
  *
  * const Live = PersistedQueueStore.layerFactory({ table: "dynamomq" }).pipe(
- *   Layer.provideMerge(DynamoDBLive.layerConfig),
+ *   Layer.provideMerge(DynamoDBLive.layerConfig()),
  * );
  * Effect.runPromise(program.pipe(Effect.provide(Live)));
  * ```

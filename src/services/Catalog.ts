@@ -10,7 +10,7 @@
  * import { Effect } from "effect";
  *
  * const names = Catalog.list("dynamomq").pipe(Effect.map((queues) => queues.map((q) => q.name)));
- * Effect.runPromise(names.pipe(Effect.provide(DynamoDBLive.layerConfig)));
+ * Effect.runPromise(names.pipe(Effect.provide(DynamoDBLive.layerConfig())));
  * ```
  *
  * @module

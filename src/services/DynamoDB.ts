@@ -451,6 +451,52 @@ export const DynamoDB: Context.Tag<DynamoDB, DynamoDB> = Context.GenericTag<Dyna
 );
 
 /**
+ * A port operation, each of which is one DynamoDB request (`describeTable` is two).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Operation = keyof DynamoDB;
+
+// One entry per operation: adding a method to the port without listing it here fails to compile.
+const operationOrder: { readonly [K in Operation]: null } = {
+  get: null,
+  put: null,
+  update: null,
+  delete: null,
+  query: null,
+  batchGet: null,
+  batchWrite: null,
+  transactWrite: null,
+  createTable: null,
+  describeTable: null,
+  enableTimeToLive: null,
+  deleteTable: null,
+};
+
+/**
+ * Every port operation in a fixed order: the data operations, then table administration.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const operations: ReadonlyArray<Operation> = Object.keys(operationOrder) as Array<
+  Operation
+>;
+
+/**
+ * The data operations: every operation but table administration (`createTable`,
+ * `describeTable`, `enableTimeToLive`, `deleteTable`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const dataOperations: ReadonlyArray<Operation> = operations.slice(
+  0,
+  operations.indexOf("createTable"),
+);
+
+/**
  * DynamoDB's item size limit in bytes (400 KB).
  *
  * @since 0.1.0

@@ -11,7 +11,7 @@
  * const program = Table.create("dynamomq").pipe(
  *   Effect.tap((r) => Effect.log(r.created ? "created" : "already there")),
  * );
- * Effect.runPromise(program.pipe(Effect.provide(DynamoDBLive.layerConfig)));
+ * Effect.runPromise(program.pipe(Effect.provide(DynamoDBLive.layerConfig())));
  * ```
  *
  * @module
