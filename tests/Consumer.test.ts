@@ -27,7 +27,13 @@ import {
   Stream,
   TestClock,
 } from "effect";
-import { DynamoDBError, InvalidOptions, LeaseLost } from "../src/Errors.ts";
+import {
+  DeadLetterNow,
+  DynamoDBError,
+  InvalidOptions,
+  LeaseLost,
+  RetryAfter,
+} from "../src/Errors.ts";
 import { exponentialCeiling, fullJitter } from "../src/internal/backoff.ts";
 import { layerMemory } from "../src/layers/DynamoDBMemory.ts";
 import type { ReceivedMessage } from "../src/schema/Message.ts";
@@ -347,7 +353,7 @@ test("RetryAfter retries after exactly its delay", () =>
       Effect.gen(function* () {
         seen.push(yield* Clock.currentTimeMillis);
         if (m.receives === 1) {
-          return yield* new Consumer.RetryAfter({ delay: "7 seconds", reason: "rate limited" });
+          return yield* new RetryAfter({ delay: "7 seconds", reason: "rate limited" });
         }
       }));
     const rec = yield* record(consumer);
@@ -367,7 +373,7 @@ test("DeadLetterNow dead-letters at once, whatever the receive count", () =>
     const queue = yield* makeQueue({ maxReceives: 5 });
     const consumer = yield* Consumer.run(
       queue,
-      () => Effect.fail(new Consumer.DeadLetterNow({ reason: "malformed order" })),
+      () => Effect.fail(new DeadLetterNow({ reason: "malformed order" })),
     );
     const rec = yield* record(consumer);
     yield* queue.send({ n: 1 }, { id: "dl" });

@@ -31,7 +31,6 @@
 import * as Cause from "effect/Cause";
 import * as Clock from "effect/Clock";
 import * as Context from "effect/Context";
-import * as Data from "effect/Data";
 import * as Deferred from "effect/Deferred";
 import * as Duration from "effect/Duration";
 import * as Effect from "effect/Effect";
@@ -49,7 +48,13 @@ import * as Schedule from "effect/Schedule";
 import type * as Scope from "effect/Scope";
 import * as Stream from "effect/Stream";
 import * as Tracer from "effect/Tracer";
-import { type DynamoDBError, InvalidOptions, type LeaseLost } from "../Errors.ts";
+import {
+  DeadLetterNow,
+  type DynamoDBError,
+  InvalidOptions,
+  type LeaseLost,
+  RetryAfter,
+} from "../Errors.ts";
 import { equalJitter, fullJitter } from "../internal/backoff.ts";
 import type { ReceivedMessage } from "../schema/Message.ts";
 import type { FailureInfo, Queue } from "./Queue.ts";
@@ -201,75 +206,6 @@ export const deadLetter = (reason?: FailureInfo): Decision =>
  * @category constructors
  */
 export const ack: BatchOutcome = { _tag: "Ack" };
-
-// ---------------------------------------------------------------------------------------------
-// Errors a handler can fail with
-// ---------------------------------------------------------------------------------------------
-
-type TaggedErrorConstructor<Tag extends string, Fields> = new (
-  args: { readonly [K in keyof Fields]: Fields[K] },
-) => Cause.YieldableError & { readonly _tag: Tag } & Readonly<Fields>;
-
-/** @ignore */
-export interface RetryAfterFields {
-  /** How long until the message may be received again. */
-  readonly delay: Duration.DurationInput;
-  /** Why, for the attempt history. */
-  readonly reason?: string | undefined;
-  readonly cause?: unknown;
-}
-
-const RetryAfterBase: TaggedErrorConstructor<"RetryAfter", RetryAfterFields> = Data.TaggedError(
-  "RetryAfter",
-);
-
-/**
- * Fail a handler with this to retry the message after exactly `delay` (no jitter), e.g. when a
- * downstream service asked to be called back later.
- *
- * @example
- * ```ts
- * import { Consumer } from "@dynamomq/dynamomq";
- * import { Effect } from "effect";
- *
- * const handler = () => Effect.fail(new Consumer.RetryAfter({ delay: "1 minute", reason: "429" }));
- * ```
- *
- * @since 0.1.0
- * @category errors
- */
-export class RetryAfter extends RetryAfterBase {
-  /** The retry delay and reason, for logs and the attempt history. */
-  override get message(): string {
-    const delay = Duration.decodeUnknown(this.delay);
-    const after = Option.isSome(delay) ? Duration.format(delay.value) : String(this.delay);
-    return `retry after ${after}${this.reason === undefined ? "" : `: ${this.reason}`}`;
-  }
-}
-
-/** @ignore */
-export interface DeadLetterNowFields {
-  /** Why the message cannot be handled; recorded as the dead-letter reason. */
-  readonly reason: string;
-  readonly cause?: unknown;
-}
-
-const DeadLetterNowBase: TaggedErrorConstructor<"DeadLetterNow", DeadLetterNowFields> = Data
-  .TaggedError("DeadLetterNow");
-
-/**
- * Fail a handler with this to move the message to the dead-letter queue at once, whatever its
- * receive count: the failure is permanent and retrying cannot help.
- *
- * @since 0.1.0
- * @category errors
- */
-export class DeadLetterNow extends DeadLetterNowBase {
-  /** The reason, for logs and the dead-letter record. */
-  override get message(): string {
-    return this.reason;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Events
