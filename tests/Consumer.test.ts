@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  Cause,
   Chunk,
   Clock,
   Data,
@@ -1023,7 +1022,7 @@ test("tracing, metrics and logs: handle span linked to the producer, no payload 
     assert.ok(logs.every((l) => l.annotations.module === "Consumer"));
   }));
 
-test("invalid options are a defect at start", () =>
+test("invalid options fail with InvalidOptions at start, as in Queue.make", () =>
   Effect.gen(function* () {
     const queue = yield* makeQueue();
     const cases: Array<[Consumer.BatchConsumerOptions<never>, string]> = [
@@ -1034,10 +1033,19 @@ test("invalid options are a defect at start", () =>
       [{ batchSize: 101 }, "batchSize"],
     ];
     for (const [options, option] of cases) {
-      const exit = yield* Effect.exit(Consumer.runBatch(queue, () => Effect.succeed([]), options));
-      assert.ok(Exit.isFailure(exit));
-      const defect = Option.getOrThrow(Cause.dieOption(exit.cause));
-      assert.ok(defect instanceof InvalidOptions, `${option}`);
-      assert.equal(defect.option, option);
+      const error = yield* Effect.flip(
+        Consumer.runBatch(queue, () => Effect.succeed([]), options),
+      );
+      assert.ok(error instanceof InvalidOptions, `${option}`);
+      assert.equal(error.option, option);
+      assert.equal(error.operation, "Consumer.runBatch");
     }
+    // `run` and `layer` fail the same way, on the typed channel.
+    const bad = { concurrency: 0 };
+    const fromRun = yield* Effect.flip(Consumer.run(queue, () => Effect.void, bad));
+    assert.deepEqual([fromRun._tag, fromRun.option], ["InvalidOptions", "concurrency"]);
+    const fromLayer = yield* Effect.flip(
+      Layer.build(Consumer.layer(Effect.succeed(queue), () => Effect.void, bad)),
+    );
+    assert.deepEqual([fromLayer._tag, fromLayer.option], ["InvalidOptions", "concurrency"]);
   }));

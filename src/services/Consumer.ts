@@ -506,7 +506,8 @@ export const queueLag: Metric.Metric.Histogram<number> = metrics.queueLag;
  * Defects and timeouts are failures too (tags `Defect`, `HandlerTimeout`), and so is a handler
  * that interrupts itself (`Interrupted`); only an interruption by the consumer (shutdown)
  * releases the message without counting the receive. A lost lease interrupts the handler and
- * writes nothing. Options are checked at once: invalid ones are a defect (`InvalidOptions`).
+ * writes nothing. Options are checked at once: invalid ones fail with `InvalidOptions` before
+ * anything is claimed, as in `Queue.make`.
  *
  * @example Consume until interrupted
  * ```ts
@@ -527,7 +528,7 @@ export const run = <A, E, R>(
   queue: Queue<A>,
   handler: (message: ReceivedMessage<A>) => Effect.Effect<void, E, R>,
   options?: ConsumerOptions<E>,
-): Effect.Effect<Consumer, never, R | Scope.Scope> =>
+): Effect.Effect<Consumer, InvalidOptions, R | Scope.Scope> =>
   start<A, void, E, R>(queue, options, {
     operation: "Consumer.run",
     batchSize: undefined,
@@ -540,7 +541,8 @@ export const run = <A, E, R>(
  * Starts a consumer that hands up to `batchSize` messages at a time to `handler`, which returns
  * one {@linkcode Outcome} per message, in order (a missing outcome is a failure). A failed
  * handler fails every message of the batch. Each message keeps its own lease and heartbeat; the
- * handler is interrupted only when it has lost the leases of all of them.
+ * handler is interrupted only when it has lost the leases of all of them. Invalid options fail
+ * with `InvalidOptions`.
  *
  * @example Acknowledge in bulk
  * ```ts
@@ -567,7 +569,7 @@ export const runBatch = <A, E, R>(
     messages: ReadonlyArray<ReceivedMessage<A>>,
   ) => Effect.Effect<ReadonlyArray<Outcome>, E, R>,
   options?: BatchConsumerOptions<E>,
-): Effect.Effect<Consumer, never, R | Scope.Scope> =>
+): Effect.Effect<Consumer, InvalidOptions, R | Scope.Scope> =>
   start<A, ReadonlyArray<Outcome>, E, R>(queue, options, {
     operation: "Consumer.runBatch",
     batchSize: options?.batchSize ?? 10,
@@ -577,7 +579,8 @@ export const runBatch = <A, E, R>(
 
 /**
  * A layer that runs a consumer for its lifetime: building it starts the consumer, releasing it
- * is the graceful shutdown. `queue` is evaluated when the layer is built.
+ * is the graceful shutdown. `queue` is evaluated when the layer is built; invalid options fail
+ * the build with `InvalidOptions`.
  *
  * @example Run a consumer beside the rest of an app
  * ```ts
@@ -598,5 +601,5 @@ export const layer = <A, E, R, E2, R2>(
   queue: Effect.Effect<Queue<A>, E2, R2>,
   handler: (message: ReceivedMessage<A>) => Effect.Effect<void, E, R>,
   options?: ConsumerOptions<E>,
-): Layer.Layer<never, E2, Exclude<R | R2, Scope.Scope>> =>
+): Layer.Layer<never, E2 | InvalidOptions, Exclude<R | R2, Scope.Scope>> =>
   Layer.scopedDiscard(Effect.flatMap(queue, (q) => run(q, handler, options)));

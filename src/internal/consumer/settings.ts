@@ -1,8 +1,8 @@
 /**
  * Decodes and checks a consumer's options into the `Settings` the other modules read.
  *
- * Invariants: every option is checked before the consumer claims anything; a bad one is a
- * programming error, so it is a defect (`InvalidOptions`).
+ * Invariants: every option is checked before the consumer claims anything, and a bad one fails
+ * with `InvalidOptions` on the typed channel, as `Queue.make` does (docs/consumer.md, "Options").
  * Durations are kept as `Duration`s or plain milliseconds; nothing here reads the clock. Makes no
  * Queue or DynamoDB calls (it reads only the queue's default visibility timeout).
  */
@@ -36,7 +36,8 @@ const invalid = (
   operation: string,
   option: string,
   detail: string,
-): Effect.Effect<never> => Effect.die(new InvalidOptions({ operation, option, detail }));
+): Effect.Effect<never, InvalidOptions> =>
+  Effect.fail(new InvalidOptions({ operation, option, detail }));
 
 const decodeDuration = (
   operation: string,
@@ -44,7 +45,7 @@ const decodeDuration = (
   input: Duration.DurationInput | undefined,
   fallback: Duration.Duration,
   positive: boolean,
-): Effect.Effect<Duration.Duration> => {
+): Effect.Effect<Duration.Duration, InvalidOptions> => {
   if (input === undefined) return Effect.succeed(fallback);
   const decoded = Duration.decodeUnknown(input);
   if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
@@ -62,7 +63,7 @@ export const settings = <A, E>(
   options: ConsumerOptions<E> | undefined,
   operation: string,
   batchSize: number | undefined,
-): Effect.Effect<Settings<E>> =>
+): Effect.Effect<Settings<E>, InvalidOptions> =>
   Effect.gen(function* () {
     const concurrency = options?.concurrency ?? (batchSize === undefined ? 8 : 1);
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {

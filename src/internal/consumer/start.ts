@@ -18,6 +18,7 @@ import * as PubSub from "effect/PubSub";
 import * as EffectQueue from "effect/Queue";
 import type * as Scope from "effect/Scope";
 import * as Stream from "effect/Stream";
+import type { InvalidOptions } from "../../Errors.ts";
 import type {
   Consumer,
   ConsumerEvent,
@@ -37,7 +38,7 @@ export const start = <A, X, E, R>(
   queue: Queue<A>,
   options: ConsumerOptions<E> | undefined,
   shape: Shape<A, X, E, R>,
-): Effect.Effect<Consumer, never, R | Scope.Scope> =>
+): Effect.Effect<Consumer, InvalidOptions, R | Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* settings(queue, options, shape.operation, shape.batchSize);
     const name = queue.name;
