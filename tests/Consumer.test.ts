@@ -773,6 +773,39 @@ test("stop: handlers that finish within shutdownTimeout are not interrupted", ()
     assert.equal(ofTag(events, "Released").length, 0);
   }));
 
+test("shutdown: logs once, at its start, how many handlers it waits for and how long", (logs) =>
+  Effect.gen(function* () {
+    const queue = yield* makeQueue();
+    const gate = yield* Deferred.make<void>();
+    const consumer = yield* Consumer.run(queue, () => Deferred.await(gate), { concurrency: 4 });
+    const rec = yield* record(consumer);
+    for (const id of ["a", "b", "c"]) yield* queue.send({ n: 1 }, { id });
+    yield* waitFor(rec, count("Received", 3));
+    const shutdownLines = () => logs.filter((l) => l.message.startsWith("shutdown:"));
+    assert.equal(shutdownLines().length, 0);
+    const stopping = yield* Effect.fork(consumer.stop);
+    // No virtual time passes: the line comes before the drain, not at its end.
+    for (let i = 0; i < 50 && shutdownLines().length === 0; i++) {
+      yield* TestClock.adjust(0);
+    }
+    assert.ok(Option.isNone(yield* Fiber.poll(stopping)), "stopped before its handlers finished");
+    const [line] = shutdownLines();
+    assert.deepEqual(
+      [line?.level, line?.message],
+      ["INFO", "shutdown: waiting for 3 handlers (up to 30s)"],
+    );
+    assert.deepEqual(
+      [line?.annotations.package, line?.annotations.module, line?.annotations.queue],
+      ["@dynamomq/dynamomq", "Consumer", queue.name],
+    );
+    yield* Deferred.succeed(gate, undefined);
+    yield* Fiber.join(stopping);
+    // A second stop waits for the same shutdown and says nothing more.
+    yield* consumer.stop;
+    assert.equal(shutdownLines().length, 1);
+    assert.equal(ofTag(yield* rec.pull, "Succeeded").length, 3);
+  }));
+
 // ---------------------------------------------------------------------------------------------
 // Transient errors
 // ---------------------------------------------------------------------------------------------

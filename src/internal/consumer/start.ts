@@ -11,6 +11,7 @@
  * Queue calls: none of its own; the poller receives and the handler calls settle.
  */
 import * as Deferred from "effect/Deferred";
+import * as Duration from "effect/Duration";
 import * as Effect from "effect/Effect";
 import * as Fiber from "effect/Fiber";
 import * as FiberSet from "effect/FiberSet";
@@ -33,6 +34,8 @@ import { settings } from "./settings.ts";
 import { type Env, LOG_ANNOTATIONS, makeState } from "./state.ts";
 
 const EVENT_BUFFER = 4096;
+
+const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 export const start = <A, X, E, R>(
   queue: Queue<A>,
@@ -65,6 +68,13 @@ export const start = <A, X, E, R>(
       //    released again. A receive in flight completes; the closed intake makes it release
       //    what it got.
       yield* Fiber.interrupt(pollFiber);
+      // Said once, before the wait, so that an operator watching a slow shutdown knows what it
+      // is waiting for and for how long at most.
+      yield* Effect.log(
+        `shutdown: waiting for ${plural(state.busy, "handler")} (up to ${
+          Duration.format(config.shutdownTimeout)
+        })`,
+      );
       // 2. Let the handlers that are running finish on their own, up to the deadline.
       const drained = yield* Effect.interruptible(FiberSet.awaitEmpty(env.calls)).pipe(
         Effect.timeoutTo({
