@@ -16,6 +16,8 @@
  */
 import type * as Cause from "effect/Cause";
 import * as Data from "effect/Data";
+import * as Duration from "effect/Duration";
+import * as Option from "effect/Option";
 
 type TaggedErrorConstructor<Tag extends string, Fields> = new (
   args: { readonly [K in keyof Fields]: Fields[K] },
@@ -337,5 +339,66 @@ export class TableMismatch extends TableMismatchBase {
   /** A readable description built from the error's fields. */
   override get message(): string {
     return `table ${this.table} exists but has the wrong shape: ${this.problems.join("; ")}`;
+  }
+}
+
+/** @ignore */
+export interface RetryAfterFields {
+  /** How long until the message may be received again. */
+  readonly delay: Duration.DurationInput;
+  /** Why, for the attempt history. */
+  readonly reason?: string | undefined;
+  readonly cause?: unknown;
+}
+
+const RetryAfterBase: TaggedErrorConstructor<"RetryAfter", RetryAfterFields> = Data.TaggedError(
+  "RetryAfter",
+);
+
+/**
+ * Fail a consumer's handler with this to retry the message after exactly `delay` (no jitter),
+ * e.g. when a downstream service asked to be called back later.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@dynamomq/dynamomq";
+ * import { Effect } from "effect";
+ *
+ * const handler = () => Effect.fail(new Errors.RetryAfter({ delay: "1 minute", reason: "429" }));
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RetryAfter extends RetryAfterBase {
+  /** The retry delay and reason, for logs and the attempt history. */
+  override get message(): string {
+    const delay = Duration.decodeUnknown(this.delay);
+    const after = Option.isSome(delay) ? Duration.format(delay.value) : String(this.delay);
+    return `retry after ${after}${this.reason === undefined ? "" : `: ${this.reason}`}`;
+  }
+}
+
+/** @ignore */
+export interface DeadLetterNowFields {
+  /** Why the message cannot be handled; recorded as the dead-letter reason. */
+  readonly reason: string;
+  readonly cause?: unknown;
+}
+
+const DeadLetterNowBase: TaggedErrorConstructor<"DeadLetterNow", DeadLetterNowFields> = Data
+  .TaggedError("DeadLetterNow");
+
+/**
+ * Fail a consumer's handler with this to move the message to the dead-letter queue at once,
+ * whatever its receive count: the failure is permanent and retrying cannot help.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DeadLetterNow extends DeadLetterNowBase {
+  /** The reason, for logs and the dead-letter record. */
+  override get message(): string {
+    return this.reason;
   }
 }

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  Cause,
   Chunk,
   Clock,
   Data,
@@ -27,7 +26,13 @@ import {
   Stream,
   TestClock,
 } from "effect";
-import { DynamoDBError, InvalidOptions, LeaseLost } from "../src/Errors.ts";
+import {
+  DeadLetterNow,
+  DynamoDBError,
+  InvalidOptions,
+  LeaseLost,
+  RetryAfter,
+} from "../src/Errors.ts";
 import { exponentialCeiling, fullJitter } from "../src/internal/backoff.ts";
 import { layerMemory } from "../src/layers/DynamoDBMemory.ts";
 import type { ReceivedMessage } from "../src/schema/Message.ts";
@@ -347,7 +352,7 @@ test("RetryAfter retries after exactly its delay", () =>
       Effect.gen(function* () {
         seen.push(yield* Clock.currentTimeMillis);
         if (m.receives === 1) {
-          return yield* new Consumer.RetryAfter({ delay: "7 seconds", reason: "rate limited" });
+          return yield* new RetryAfter({ delay: "7 seconds", reason: "rate limited" });
         }
       }));
     const rec = yield* record(consumer);
@@ -367,7 +372,7 @@ test("DeadLetterNow dead-letters at once, whatever the receive count", () =>
     const queue = yield* makeQueue({ maxReceives: 5 });
     const consumer = yield* Consumer.run(
       queue,
-      () => Effect.fail(new Consumer.DeadLetterNow({ reason: "malformed order" })),
+      () => Effect.fail(new DeadLetterNow({ reason: "malformed order" })),
     );
     const rec = yield* record(consumer);
     yield* queue.send({ n: 1 }, { id: "dl" });
@@ -768,6 +773,39 @@ test("stop: handlers that finish within shutdownTimeout are not interrupted", ()
     assert.equal(ofTag(events, "Released").length, 0);
   }));
 
+test("shutdown: logs once, at its start, how many handlers it waits for and how long", (logs) =>
+  Effect.gen(function* () {
+    const queue = yield* makeQueue();
+    const gate = yield* Deferred.make<void>();
+    const consumer = yield* Consumer.run(queue, () => Deferred.await(gate), { concurrency: 4 });
+    const rec = yield* record(consumer);
+    for (const id of ["a", "b", "c"]) yield* queue.send({ n: 1 }, { id });
+    yield* waitFor(rec, count("Received", 3));
+    const shutdownLines = () => logs.filter((l) => l.message.startsWith("shutdown:"));
+    assert.equal(shutdownLines().length, 0);
+    const stopping = yield* Effect.fork(consumer.stop);
+    // No virtual time passes: the line comes before the drain, not at its end.
+    for (let i = 0; i < 50 && shutdownLines().length === 0; i++) {
+      yield* TestClock.adjust(0);
+    }
+    assert.ok(Option.isNone(yield* Fiber.poll(stopping)), "stopped before its handlers finished");
+    const [line] = shutdownLines();
+    assert.deepEqual(
+      [line?.level, line?.message],
+      ["INFO", "shutdown: waiting for 3 handlers (up to 30s)"],
+    );
+    assert.deepEqual(
+      [line?.annotations.package, line?.annotations.module, line?.annotations.queue],
+      ["@dynamomq/dynamomq", "Consumer", queue.name],
+    );
+    yield* Deferred.succeed(gate, undefined);
+    yield* Fiber.join(stopping);
+    // A second stop waits for the same shutdown and says nothing more.
+    yield* consumer.stop;
+    assert.equal(shutdownLines().length, 1);
+    assert.equal(ofTag(yield* rec.pull, "Succeeded").length, 3);
+  }));
+
 // ---------------------------------------------------------------------------------------------
 // Transient errors
 // ---------------------------------------------------------------------------------------------
@@ -1017,7 +1055,7 @@ test("tracing, metrics and logs: handle span linked to the producer, no payload 
     assert.ok(logs.every((l) => l.annotations.module === "Consumer"));
   }));
 
-test("invalid options are a defect at start", () =>
+test("invalid options fail with InvalidOptions at start, as in Queue.make", () =>
   Effect.gen(function* () {
     const queue = yield* makeQueue();
     const cases: Array<[Consumer.BatchConsumerOptions<never>, string]> = [
@@ -1028,10 +1066,19 @@ test("invalid options are a defect at start", () =>
       [{ batchSize: 101 }, "batchSize"],
     ];
     for (const [options, option] of cases) {
-      const exit = yield* Effect.exit(Consumer.runBatch(queue, () => Effect.succeed([]), options));
-      assert.ok(Exit.isFailure(exit));
-      const defect = Option.getOrThrow(Cause.dieOption(exit.cause));
-      assert.ok(defect instanceof InvalidOptions, `${option}`);
-      assert.equal(defect.option, option);
+      const error = yield* Effect.flip(
+        Consumer.runBatch(queue, () => Effect.succeed([]), options),
+      );
+      assert.ok(error instanceof InvalidOptions, `${option}`);
+      assert.equal(error.option, option);
+      assert.equal(error.operation, "Consumer.runBatch");
     }
+    // `run` and `layer` fail the same way, on the typed channel.
+    const bad = { concurrency: 0 };
+    const fromRun = yield* Effect.flip(Consumer.run(queue, () => Effect.void, bad));
+    assert.deepEqual([fromRun._tag, fromRun.option], ["InvalidOptions", "concurrency"]);
+    const fromLayer = yield* Effect.flip(
+      Layer.build(Consumer.layer(Effect.succeed(queue), () => Effect.void, bad)),
+    );
+    assert.deepEqual([fromLayer._tag, fromLayer.option], ["InvalidOptions", "concurrency"]);
   }));

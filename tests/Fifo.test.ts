@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Effect, Either, Layer, Option, TestClock } from "effect";
+import { RetryAfter } from "../src/Errors.ts";
 import { layerMemory } from "../src/layers/DynamoDBMemory.ts";
 import { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
@@ -453,7 +454,7 @@ Deno.test("memory: Consumer over FIFO groups keeps each group in order under con
           // Every third message fails once: it must be retried before its group moves on.
           if (m.body.total % 3 === 0 && !failedOnce.has(m.id)) {
             failedOnce.add(m.id);
-            return yield* new Consumer.RetryAfter({ delay: "5 millis", reason: "first try fails" });
+            return yield* new RetryAfter({ delay: "5 millis", reason: "first try fails" });
           }
           handled.get(m.group!)!.push(m.body.total);
         }), { concurrency: 8, poll: { min: "1 millis", max: "20 millis" } });

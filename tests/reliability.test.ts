@@ -27,7 +27,7 @@ import {
   Schema,
   TestClock,
 } from "effect";
-import { DynamoDBError } from "../src/Errors.ts";
+import { DeadLetterNow, DynamoDBError } from "../src/Errors.ts";
 import { INDEX_NAME, indexSortKey, leaseToken } from "../src/internal/keys.ts";
 import * as DynamoDBFaults from "../src/layers/DynamoDBFaults.ts";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
@@ -1248,7 +1248,7 @@ Deno.test("security: payloads are never logged by default, whatever happens to t
             : m.body.n % 4 === 1
             ? Effect.die(new Error(`defect in message ${m.id}`))
             : m.body.n % 4 === 2
-            ? Effect.fail(new Consumer.DeadLetterNow({ reason: `bad message ${m.id}` }))
+            ? Effect.fail(new DeadLetterNow({ reason: `bad message ${m.id}` }))
             : Effect.void,
         {
           timeout: "5 seconds",
