@@ -8,11 +8,12 @@
 import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
 import * as Option from "effect/Option";
-import { MessageNotFound } from "../../Errors.ts";
-import { parseItem } from "../../internal/envelope.ts";
-import { messageKey } from "../../internal/keys.ts";
+import { type DynamoDBError, MessageNotFound } from "../../Errors.ts";
+import { parseItem, type StoredMessage } from "../../internal/envelope.ts";
+import { groupMessageSk, groupPk, messageKey, parseGroupedId } from "../../internal/keys.ts";
 import type { ReceivedMessage } from "../../schema/Message.ts";
-import { DynamoDB } from "../../services/DynamoDB.ts";
+import * as Catalog from "../../services/Catalog.ts";
+import { DynamoDB, type Key } from "../../services/DynamoDB.ts";
 import type * as Queue from "../../services/Queue.ts";
 import { CliError, ExitCode, usage } from "../errors.ts";
 import {
@@ -32,6 +33,7 @@ import {
   emit,
   type Env,
   iso,
+  libraryText,
   now,
   plural,
   theQueue,
@@ -191,8 +193,9 @@ const sendStdin = (input: SendInput): Effect.Effect<void, ActionError, Env> =>
     if (failed > 0) {
       const first = results.find((r) => r.error !== undefined)!;
       return yield* new CliError({
-        message:
-          `${failed} of ${bodies.length} messages failed (first: stdin line ${first.line}: ${first.message})`,
+        message: `${failed} of ${
+          plural(bodies.length, "message")
+        } failed (first: stdin line ${first.line}: ${first.message})`,
         code: ExitCode.failure,
         kind: "SendFailed",
       });
@@ -229,7 +232,11 @@ export const receive = (
       visibilityTimeout: input.visibilityMillis,
     });
     const t = yield* now;
-    const dead = deadLettered.map((e) => ({ id: e.messageId, tag: e._tag, message: e.message }));
+    const dead = deadLettered.map((e) => ({
+      id: e.messageId,
+      tag: e._tag,
+      message: libraryText(e.message),
+    }));
     const lines: Array<string> = [];
     if (messages.length === 0) lines.push("no message is ready to receive");
     else if (messages.length === 1) {
@@ -265,10 +272,71 @@ export const receive = (
     return messages;
   });
 
+/** The key of a message of `queue`: grouped ids locate their group's partition (as Queue.ts). */
+const keyIn = (queue: string, id: string): Key => {
+  const grouped = parseGroupedId(id);
+  return grouped === undefined
+    ? messageKey(queue, id)
+    : { pk: groupPk(queue, grouped.group), sk: groupMessageSk(grouped.seq) };
+};
+
+/** A message of `queue` as stored; `undefined` when there is none (or it is not a message). */
+const storedIn = (
+  queue: string,
+  id: string,
+): Effect.Effect<StoredMessage | undefined, DynamoDBError, Env> =>
+  Effect.gen(function* () {
+    const s = yield* SettingsTag;
+    const item = yield* (yield* DynamoDB).get(s.table, keyIn(queue, id));
+    return item === undefined ? undefined : Either.getOrUndefined(parseItem(item));
+  });
+
+const holds = (m: StoredMessage | undefined, lease: string): boolean =>
+  m !== undefined && m.state === "inflight" && m.lease === lease;
+
+/** How many other queues of the catalog are searched for a message given to the wrong queue. */
+const SEARCHED_QUEUES = 100;
+
+/**
+ * When a message id and lease do not fit the selected queue, finds the queue they do fit: the
+ * one whose message of this id holds the lease, else (the id being unknown here) the ones that
+ * have a message of this id. Only a failing settle pays for this search.
+ */
+const otherQueue = (
+  id: string,
+  lease: string,
+  here: StoredMessage | undefined,
+): Effect.Effect<CliError | undefined, DynamoDBError, Env> =>
+  Effect.gen(function* () {
+    const s = yield* SettingsTag;
+    const queues = (yield* Catalog.list(s.table))
+      .map((d) => d.name)
+      .filter((name) => name !== s.queue)
+      .slice(0, SEARCHED_QUEUES);
+    const found = yield* Effect.forEach(
+      queues,
+      (name) => Effect.map(storedIn(name, id), (m) => ({ name, m })),
+      { concurrency: 8 },
+    );
+    const wrong = (others: ReadonlyArray<string>, why: string) =>
+      new CliError({
+        message: `message ${id} belongs to queue ${
+          others.map((q) => `"${q}"`).join(", ")
+        }, not "${s.queue}"${why}: use --queue ${others[0]}`,
+        code: ExitCode.usage,
+        kind: "WrongQueue",
+      });
+    const holder = found.find((f) => holds(f.m, lease));
+    if (holder !== undefined) return wrong([holder.name], " (the lease was issued there)");
+    const existing = found.filter((f) => f.m !== undefined).map((f) => f.name);
+    return here === undefined && existing.length > 0 ? wrong(existing, "") : undefined;
+  });
+
 /**
  * Rebuilds a received message from its id and lease token, so a message received in another
  * process can be settled: the fields the settle needs (receive count, attempt history, the end
- * of its deduplication window) are read from the table.
+ * of its deduplication window) are read from the table. A message of another queue of the
+ * table is reported as such, rather than as a lost lease or an unknown id.
  *
  * @since 0.1.0
  * @category actions
@@ -280,21 +348,22 @@ export const leased = (
   Effect.gen(function* () {
     const s = yield* SettingsTag;
     const q = yield* theQueue;
+    const here = yield* storedIn(s.queue, id);
+    if (!holds(here, lease)) {
+      const wrong = yield* otherQueue(id, lease, here);
+      if (wrong !== undefined) return yield* wrong;
+    }
     const info = yield* q.get(id);
     if (Option.isNone(info)) {
       return yield* new MessageNotFound({ queue: s.queue, messageId: id });
     }
     const m = info.value;
-    let deduplication: ReceivedMessage<unknown>["deduplication"] = undefined;
-    if (m.deduplicationId !== undefined) {
-      // The ack of a deduplicated message leaves a tombstone until the end of its window, which
-      // only the stored item records.
-      const item = yield* (yield* DynamoDB).get(s.table, messageKey(s.queue, id));
-      const stored = item === undefined ? undefined : parseItem(item);
-      if (stored !== undefined && Either.isRight(stored) && stored.right.dedupUntil !== undefined) {
-        deduplication = { id: m.deduplicationId, until: stored.right.dedupUntil };
-      }
-    }
+    // The ack of a deduplicated message leaves a tombstone until the end of its window, which
+    // only the stored item records.
+    const deduplication: ReceivedMessage<unknown>["deduplication"] =
+      m.deduplicationId !== undefined && here?.dedupUntil !== undefined
+        ? { id: m.deduplicationId, until: here.dedupUntil }
+        : undefined;
     return {
       queue: s.queue,
       id,

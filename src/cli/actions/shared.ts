@@ -103,9 +103,15 @@ export const iso = (t: number): string => new Date(t).toISOString();
 /** A count and its noun, pluralised: `1 message`, `2 messages`. */
 export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
+/**
+ * A library message as the CLI prints it. The library words `MaxReceivesExceeded` "was received
+ * N times" even when N is 1 (and stores that as the dead-letter reason): pluralised here.
+ */
+export const libraryText = (message: string): string => message.replace(/\b1 times\b/g, "1 time");
+
 /** A dead-letter reason as one line. */
 export const reasonText = (reason: { readonly tag: string; readonly message: string }): string =>
-  `${reason.tag}: ${reason.message}`;
+  `${reason.tag}: ${libraryText(reason.message)}`;
 
 /** Dead-lettered messages as a table: `dlq` and `redrive --all --dry-run`. */
 export const deadTable = (messages: ReadonlyArray<MessageInfo<unknown>>, t: number): string =>
