@@ -155,14 +155,9 @@ Deno.test({
       await waitFor("worker a to hold 8 messages", () => count(a.records(), "start") >= 8);
       const held = a.records().filter((r) => r.e === "start").map((r) => r.id!);
       assert.equal(held.length, 8, "worker a claims only for idle handlers");
-      const claimedAt = Math.min(...a.records().filter((r) => r.e === "start").map((r) => r.t));
       a.child.kill("SIGTERM");
       assert.equal((await exitOf(a)).code, 0, `worker a exit code; stderr:\n${await a.stderr}`);
       const afterTerm = await run(queue.stats);
-      assert.ok(
-        Date.now() - claimedAt < 30_000,
-        "the check ran before the visibility timeout could have freed the messages",
-      );
       assert.deepEqual(
         { inflight: afterTerm.inflight, ready: afterTerm.ready, delayed: afterTerm.delayed },
         { inflight: 0, ready: MESSAGES, delayed: 0 },
@@ -171,6 +166,9 @@ Deno.test({
       for (const id of held) {
         const info = await run(queue.get(id));
         assert.ok(Option.isSome(info) && info.value.state === "ready", `${id} is ready again`);
+        // Released, not freed by its lease running out (which a slow machine could reach before
+        // this check): a release takes its receive back; an expired lease keeps it counted.
+        assert.equal(info.value.receives, 0, `${id} was released, not timed out`);
       }
       const aRecords = a.records();
       assert.equal(count(aRecords, "interrupted"), 8, "the 8 handlers were interrupted");

@@ -1,29 +1,46 @@
 /**
- * The command tree of the admin CLI, built with `@effect/cli`: the global options (accepted
- * before the command and after it), every subcommand with its own options and `--help`, and the
- * root command, which starts the interactive shell.
+ * The command tree of the admin CLI, built with `@effect/cli`: every subcommand with its own
+ * options (the global ones of `options.ts` are accepted before the command and after it), its
+ * help (rendered by `help.ts`), and the root command, which starts the interactive shell.
  *
  * @module
  */
-import * as CliConfig from "@effect/cli/CliConfig";
 import * as Command from "@effect/cli/Command";
 import * as HelpDoc from "@effect/cli/HelpDoc";
 import * as Options from "@effect/cli/Options";
-import * as ValidationError from "@effect/cli/ValidationError";
+import * as Usage from "@effect/cli/Usage";
+import type * as ValidationError from "@effect/cli/ValidationError";
 import type * as CliApp from "@effect/cli/CliApp";
-import type * as Cause from "effect/Cause";
 import * as Clock from "effect/Clock";
-import * as Data from "effect/Data";
 import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
-import * as Exit from "effect/Exit";
 import * as Option from "effect/Option";
 import * as Actions from "./actions.ts";
-import { describe, failureOf } from "./errors.ts";
-import { parseDuration, parseTime } from "./format.ts";
+import { parseTime } from "./format.ts";
+import { CommandLineError } from "./errors.ts";
 import * as Io from "./io.ts";
-import { type GivenSettings, layer, resolve, type Settings } from "./session.ts";
 import { dashboard } from "./dashboard.ts";
+import { type CommandDoc, commandHelp, rootHelp, scan } from "./help.ts";
+import {
+  cursorOption,
+  doc,
+  durationOption,
+  env,
+  execute,
+  flagsOf,
+  globalFlags,
+  globalOptions,
+  type GlobalValues,
+  invalid,
+  leaseOption,
+  limitOption,
+  messageId,
+  optionalInteger,
+  optionalText,
+  type Reported,
+  required,
+  stateOption,
+} from "./options.ts";
 import { shell } from "./shell.ts";
 import { watch } from "./watch.ts";
 
@@ -35,151 +52,6 @@ import { watch } from "./watch.ts";
  */
 export const VERSION = "0.1.0";
 
-// --- options ---------------------------------------------------------------------------------
-
-const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message));
-
-const durationOption = (name: string) =>
-  Options.text(name).pipe(
-    Options.withPseudoName("duration"),
-    Options.mapEffect((text) =>
-      Either.match(parseDuration(text), {
-        onLeft: (e) => Effect.fail(invalid(`--${name}: ${e}`)),
-        onRight: Effect.succeed,
-      })
-    ),
-  );
-
-const optionalText = (name: string, description: string, pseudo = "text") =>
-  Options.text(name).pipe(
-    Options.withPseudoName(pseudo),
-    Options.withDescription(description),
-    Options.optional,
-  );
-
-const optionalInteger = (name: string, description: string) =>
-  Options.integer(name).pipe(Options.withDescription(description), Options.optional);
-
-/** The global options: accepted before the command and after it (the latter wins). */
-const globalOptions = {
-  table: optionalText(
-    "table",
-    "The DynamoMQ table (env DYNAMOMQ_TABLE; default: dynamomq).",
-    "name",
-  ),
-  queue: optionalText("queue", "The queue (env DYNAMOMQ_QUEUE; default: default).", "name"),
-  region: optionalText(
-    "region",
-    "The AWS region (env AWS_REGION or AWS_DEFAULT_REGION).",
-    "region",
-  ),
-  endpoint: optionalText(
-    "endpoint-url",
-    "A DynamoDB endpoint, e.g. http://127.0.0.1:8000 for DynamoDB Local (env AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL).",
-    "url",
-  ),
-  json: Options.boolean("json").pipe(
-    Options.withDescription(
-      "Machine output: JSON on stdout; an error is one JSON line on stderr.",
-    ),
-  ),
-  priorities: optionalInteger(
-    "priorities",
-    "The queue's priority bands, as its producers configured it (env DYNAMOMQ_PRIORITIES; default 1). --priority needs more than 1.",
-  ),
-  shards: optionalInteger(
-    "shards",
-    "The queue's index shards, as its producers configured it (env DYNAMOMQ_SHARDS; default 1).",
-  ),
-  maxReceives: optionalInteger(
-    "max-receives",
-    "The receive count at which receive dead-letters a message (env DYNAMOMQ_MAX_RECEIVES; default 5).",
-  ),
-};
-
-type GlobalValues = {
-  readonly [K in keyof typeof globalOptions]: K extends "json" ? boolean
-    : Option.Option<K extends "table" | "queue" | "region" | "endpoint" ? string : number>;
-};
-
-const given = (g: GlobalValues): GivenSettings => ({
-  table: Option.getOrUndefined(g.table),
-  queue: Option.getOrUndefined(g.queue),
-  region: Option.getOrUndefined(g.region),
-  endpoint: Option.getOrUndefined(g.endpoint),
-  json: g.json,
-  priorities: Option.getOrUndefined(g.priorities),
-  shards: Option.getOrUndefined(g.shards),
-  maxReceives: Option.getOrUndefined(g.maxReceives),
-});
-
-const messageId = Options.text("id").pipe(
-  Options.withPseudoName("id"),
-  Options.withDescription("The message id."),
-);
-const leaseOption = Options.text("lease").pipe(
-  Options.withPseudoName("token"),
-  Options.withDescription("The lease token printed by receive."),
-);
-const stateOption = Options.choice("state", ["ready", "delayed", "inflight", "dead"]);
-const limitOption = Options.integer("limit").pipe(
-  Options.withDescription("Messages per page (1-1000)."),
-  Options.withDefault(20),
-);
-const cursorOption = optionalText("cursor", "The cursor printed with the previous page.");
-
-// --- running a command -----------------------------------------------------------------------
-
-const ReportedBase: new (
-  args: { readonly code: number },
-) => Cause.YieldableError & { readonly _tag: "Reported"; readonly code: number } = Data
-  .TaggedError("Reported")<{ readonly code: number }>;
-
-/**
- * A command's failure, already printed as its one line: only the exit code is left to report.
- *
- * @since 0.1.0
- * @category errors
- */
-export class Reported extends ReportedBase {}
-
-const env = (name: string): string | undefined => Deno.env.get(name);
-
-/** Prints a failure as one line on stderr (one JSON line with `--json`). */
-const report = (error: unknown, settings: Settings | undefined, json: boolean) => {
-  const d = describe(error, settings ?? { table: "?", queue: "?" });
-  return Effect.as(
-    Io.errLine(
-      json
-        ? JSON.stringify({ error: d.tag, message: d.message, exitCode: d.code })
-        : `error: ${d.message}`,
-    ),
-    d.code,
-  );
-};
-
-/**
- * Runs an action with the settings of this command line, printing its failure as one line.
- * The root's options come second so a subcommand's own flags win.
- */
-const execute = <E>(
-  values: ReadonlyArray<GlobalValues>,
-  action: Effect.Effect<void, E, Actions.Env>,
-): Effect.Effect<void, Reported> =>
-  Effect.gen(function* () {
-    const layers = values.map(given);
-    const json = layers.some((g) => g.json === true);
-    const settings = Either.try({ try: () => resolve(layers, env), catch: (e) => e });
-    if (Either.isLeft(settings)) {
-      return yield* new Reported({ code: yield* report(settings.left, undefined, json) });
-    }
-    const exit = yield* Effect.exit(action.pipe(Effect.provide(layer(settings.right, env))));
-    if (Exit.isSuccess(exit)) return;
-    const failure = failureOf(exit.cause);
-    if (Option.isNone(failure)) return yield* Effect.interrupt;
-    return yield* new Reported({ code: yield* report(failure.value, settings.right, json) });
-  });
-
 // --- commands --------------------------------------------------------------------------------
 
 const root = Command.make("dynamomq", globalOptions, (g) => execute([g], shell)).pipe(
@@ -188,16 +60,23 @@ const root = Command.make("dynamomq", globalOptions, (g) => execute([g], shell))
   ),
 );
 
+/** What a command's help says besides its flags. */
+type Doc = Omit<CommandDoc, "name" | "flags">;
+
+/** The help of every subcommand, in the order of the root help's lists. */
+const commandDocs: Array<CommandDoc> = [];
+
 /** A subcommand taking the global options next to its own. */
 const sub = <Name extends string, const Own extends Command.Command.Config>(
   name: Name,
-  description: string,
+  help: Doc,
   own: Own,
   action: (values: Command.Command.ParseConfig<Own>) => Effect.Effect<void, unknown, Actions.Env>,
-) =>
-  Command.make(
+) => {
+  commandDocs.push({ name, ...help, flags: flagsOf(own) });
+  return Command.make(
     name,
-    // The command's own options first: they lead its usage line and help.
+    // The command's own options first: they lead its usage line.
     { ...own, ...globalOptions },
     (values) =>
       Effect.flatMap(
@@ -208,28 +87,48 @@ const sub = <Name extends string, const Own extends Command.Command.Config>(
             action(values as unknown as Command.Command.ParseConfig<Own>),
           ),
       ),
-  ).pipe(Command.withDescription(description));
+  ).pipe(Command.withDescription(help.summary));
+};
 
 const createTable = sub(
   "create-table",
-  "Create the table with its index and TTL, or check an existing one (idempotent).",
+  {
+    family: "Admin",
+    summary: "Create the table, or check an existing one",
+    description:
+      "Create the table with its index and TTL, or check that an existing one has the right shape (idempotent).",
+    examples: [
+      "dynamomq create-table --table jobs",
+      "dynamomq create-table --table jobs --endpoint-url http://127.0.0.1:8000  # DynamoDB Local",
+    ],
+  },
   {},
   () => Actions.createTable,
 );
 
 const send = sub(
   "send",
-  "Send one message (--data) or one per line of NDJSON on stdin; all lines are checked before any is sent.",
+  {
+    family: "Messages",
+    summary: "Send a message (--data), or one per line of NDJSON on stdin",
+    description:
+      "Send one message (--data), or one per line of NDJSON on stdin; all lines are checked before any is sent.",
+    examples: [
+      `dynamomq send --queue orders --data '{"id": "A-101", "total": 42}'`,
+      `dynamomq send --queue orders --data '{"id": "A-102"}' --delay 10m`,
+      "dynamomq send --queue orders < orders.ndjson",
+    ],
+  },
   {
     data: optionalText(
       "data",
-      "The message body as JSON. Without it, NDJSON is read from stdin.",
+      "The message body as JSON (quote it for your shell). Without it, NDJSON is read from stdin.",
       "json",
     ),
     id: optionalText("id", "The message id (one message only; a generated sortable id otherwise)."),
     delay: durationOption("delay").pipe(
-      Options.withDescription("Deliver no earlier than this from now: 30s, 5m, 2h, 1d …"),
       Options.optional,
+      doc("Deliver no earlier than this from now: 30s, 5m, 2h, 1d …", "duration"),
     ),
     group: optionalText("group", "The FIFO message group: in order, one in flight per group."),
     dedupId: optionalText(
@@ -254,15 +153,24 @@ const send = sub(
 
 const receive = sub(
   "receive",
-  "Receive messages and print each with its lease token (for ack, nack, release, extend).",
+  {
+    family: "Messages",
+    summary: "Receive messages, each with the lease token that settles it",
+    description:
+      "Receive messages and print each with its lease token, for ack, nack, release and extend.",
+    examples: [
+      "dynamomq receive --queue orders",
+      "dynamomq receive --queue orders --max 10 --json",
+    ],
+  },
   {
     max: Options.integer("max").pipe(
-      Options.withDescription("The most messages to receive (1-100)."),
       Options.withDefault(1),
+      doc("The most messages to receive, 1-100 (default 1).", "n"),
     ),
     visibility: durationOption("visibility").pipe(
-      Options.withDescription("How long the lease lasts (default: 30s)."),
       Options.optional,
+      doc("How long the lease lasts (default 30s).", "duration"),
     ),
   },
   (o) => Actions.receive({ max: o.max, visibilityMillis: Option.getOrUndefined(o.visibility) }),
@@ -270,13 +178,13 @@ const receive = sub(
 
 const settleCommand = <Name extends string, const Own extends Command.Command.Config>(
   name: Name,
-  description: string,
+  help: Doc,
   own: Own,
   how: (values: Command.Command.ParseConfig<Own>) => Actions.Settle,
 ) =>
   sub(
     name,
-    description,
+    help,
     { id: messageId, lease: leaseOption, own: own as Command.Command.Config },
     (o) =>
       Effect.flatMap(
@@ -287,25 +195,43 @@ const settleCommand = <Name extends string, const Own extends Command.Command.Co
 
 const ack = settleCommand(
   "ack",
-  "Ack a received message: it is done (fenced by its lease).",
+  {
+    family: "Messages",
+    summary: "Ack a received message: it is done",
+    description: "Ack a received message: it is done and deleted (fenced by its lease).",
+    examples: ["dynamomq ack --queue orders --id 01J9ZK3V8Q2W5X7Y9A1B3C5D7E --lease <token>"],
+  },
   {},
   () => ({ _tag: "ack" }),
 );
 
 const release = settleCommand(
   "release",
-  "Release a received message: receivable again now, the receive not counted.",
+  {
+    family: "Messages",
+    summary: "Release a received message; the receive is not counted",
+    description: "Release a received message: receivable again now, the receive not counted.",
+    examples: ["dynamomq release --queue orders --id <id> --lease <token>"],
+  },
   {},
   () => ({ _tag: "release" }),
 );
 
 const nack = settleCommand(
   "nack",
-  "Nack a received message: receivable again after --delay, the failure kept in its history.",
+  {
+    family: "Messages",
+    summary: "Nack a received message: receivable again after --delay",
+    description:
+      "Nack a received message: receivable again after --delay, the failure kept in its history.",
+    examples: [
+      `dynamomq nack --queue orders --id <id> --lease <token> --delay 5m --reason "card declined"`,
+    ],
+  },
   {
     delay: durationOption("delay").pipe(
-      Options.withDescription("How long until it may be received again (default: now)."),
       Options.optional,
+      doc("How long until it may be received again (default: now).", "duration"),
     ),
     reason: optionalText("reason", "The failure to record in the attempt history."),
   },
@@ -318,10 +244,15 @@ const nack = settleCommand(
 
 const extend = settleCommand(
   "extend",
-  "Extend the lease of a received message to --timeout from now.",
+  {
+    family: "Messages",
+    summary: "Extend the lease of a received message",
+    description: "Extend the lease of a received message to --timeout from now.",
+    examples: ["dynamomq extend --queue orders --id <id> --lease <token> --timeout 5m"],
+  },
   {
     timeout: durationOption("timeout").pipe(
-      Options.withDescription("The new lease length from now, e.g. 5m."),
+      doc("The new lease length from now, e.g. 5m.", "duration", required),
     ),
   },
   (o) => ({ _tag: "extend", timeoutMillis: o.timeout }),
@@ -329,14 +260,24 @@ const extend = settleCommand(
 
 const deleteCommand = sub(
   "delete",
-  "Delete a message by id, in any state (no lease needed).",
+  {
+    family: "Admin",
+    summary: "Delete a message by id, in any state",
+    description: "Delete a message by id, in any state (no lease needed).",
+    examples: ["dynamomq delete --queue orders --id order-7"],
+  },
   { id: messageId },
   (o) => Actions.deleteMessage(o.id),
 );
 
 const moveToDlq = sub(
   "move-to-dlq",
-  "Move a ready or delayed message to the dead-letter queue.",
+  {
+    family: "Admin",
+    summary: "Move a ready or delayed message to the dead-letter queue",
+    description: "Move a ready or delayed message to the dead-letter queue.",
+    examples: [`dynamomq move-to-dlq --queue orders --id order-7 --reason "bad customer"`],
+  },
   {
     id: messageId,
     reason: optionalText("reason", "Why (kept as the dead-letter reason)."),
@@ -346,23 +287,32 @@ const moveToDlq = sub(
 
 const redrive = sub(
   "redrive",
-  "Move dead-lettered messages back to ready, resetting their receive counts: --id for one, --all with filters.",
   {
-    id: optionalText("id", "The dead-lettered message to redrive."),
+    family: "Admin",
+    summary: "Move dead-lettered messages back to ready",
+    description:
+      "Move dead-lettered messages back to ready, resetting their receive counts: --id for one, --all with filters.",
+    examples: [
+      "dynamomq redrive --queue orders --id order-7",
+      "dynamomq redrive --queue orders --all --reason MaxReceivesExceeded --dead-before 1h --dry-run",
+    ],
+  },
+  {
+    id: optionalText("id", "The dead-lettered message to redrive.", "id"),
     all: Options.boolean("all").pipe(
-      Options.withDescription("Redrive every dead-lettered message matching the filters."),
+      doc("Redrive every dead-lettered message matching the filters."),
     ),
     reason: optionalText(
       "reason",
       "With --all: only messages whose dead-letter reason has this tag (e.g. MaxReceivesExceeded).",
+      "tag",
     ),
     deadBefore: optionalText(
       "dead-before",
       "With --all: only messages dead-lettered before this time (ISO date, epoch ms, or a duration ago such as 1h).",
+      "time",
     ),
-    dryRun: Options.boolean("dry-run").pipe(
-      Options.withDescription("Show what would be redriven; change nothing."),
-    ),
+    dryRun: Options.boolean("dry-run").pipe(doc("Show what would be redriven; change nothing.")),
   },
   (o) =>
     Effect.gen(function* () {
@@ -383,15 +333,21 @@ const redrive = sub(
 
 const purge = sub(
   "purge",
-  "Delete every message of the queue (or every one in --state), after confirmation on stdin.",
+  {
+    family: "Admin",
+    summary: "Delete every message of the queue, after confirmation",
+    description:
+      "Delete every message of the queue (or every one in --state), after confirmation on stdin.",
+    examples: ["dynamomq purge --queue junk", "dynamomq purge --queue junk --state dead --yes"],
+  },
   {
     state: stateOption.pipe(
-      Options.withDescription("Only messages in this state."),
       Options.optional,
+      doc("Only messages in this state: ready, delayed, inflight or dead.", "state"),
     ),
     yes: Options.boolean("yes").pipe(
       Options.withAlias("y"),
-      Options.withDescription("Do not ask for confirmation."),
+      doc("Do not ask for confirmation.", undefined, { alias: "y" }),
     ),
   },
   (o) => Actions.purge({ state: Option.getOrUndefined(o.state), yes: o.yes }),
@@ -399,15 +355,20 @@ const purge = sub(
 
 const get = sub(
   "get",
-  "Show one message without receiving it: state, times, attempts, body.",
+  {
+    family: "Inspect",
+    summary: "Show one message without receiving it",
+    description: "Show one message without receiving it: state, times, attempts, body.",
+    examples: ["dynamomq get --queue orders --id order-7"],
+  },
   { id: messageId },
   (o) => Actions.get(o.id),
 );
 
 const listOptions = {
   state: stateOption.pipe(
-    Options.withDescription("The state to list."),
     Options.withDefault("ready" as const),
+    doc("The state to list: ready (default), delayed, inflight or dead.", "state"),
   ),
   limit: limitOption,
   cursor: cursorOption,
@@ -415,7 +376,15 @@ const listOptions = {
 
 const ls = sub(
   "ls",
-  "List messages in one state, oldest first, a page at a time (one row each).",
+  {
+    family: "Inspect",
+    summary: "List messages in one state, a page at a time",
+    description: "List messages in one state, oldest first, a page at a time (one row each).",
+    examples: [
+      "dynamomq ls --queue orders",
+      "dynamomq ls --queue orders --state inflight --limit 50",
+    ],
+  },
   listOptions,
   (o) =>
     Actions.list({
@@ -428,7 +397,12 @@ const ls = sub(
 
 const peek = sub(
   "peek",
-  "Like ls, but each message in full (body, attempts), without receiving it.",
+  {
+    family: "Inspect",
+    summary: "Like ls, with each message in full",
+    description: "Like ls, but each message in full (body, attempts), without receiving it.",
+    examples: ["dynamomq peek --queue orders --state delayed --limit 5"],
+  },
   listOptions,
   (o) =>
     Actions.list({
@@ -441,28 +415,44 @@ const peek = sub(
 
 const stats = sub(
   "stats",
-  "Counts per state and the age of the oldest ready message.",
+  {
+    family: "Inspect",
+    summary: "Counts per state and the age of the oldest ready message",
+    description: "Counts per state and the age of the oldest ready message.",
+    examples: ["dynamomq stats --queue orders", "dynamomq stats --queue orders --json"],
+  },
   {},
   () => Actions.stats,
 );
 
 const dlq = sub(
   "dlq",
-  "The dead-letter queue: how many, and a page of them with their reasons.",
+  {
+    family: "Inspect",
+    summary: "The dead-letter queue and why each message is there",
+    description: "The dead-letter queue: how many, and a page of them with their reasons.",
+    examples: ["dynamomq dlq --queue orders"],
+  },
   { limit: limitOption, cursor: cursorOption },
   (o) => Actions.dlq({ limit: o.limit, cursor: Option.getOrUndefined(o.cursor) }),
 );
 
 const watchCommand = sub(
   "watch",
-  "A live view: counts per state, their rates, the oldest ready message; refreshed in place.",
+  {
+    family: "Inspect",
+    summary: "A live view of counts, rates and the oldest ready message",
+    description:
+      "A live view: counts per state, their rates, the oldest ready message; refreshed in place until Ctrl-C.",
+    examples: ["dynamomq watch --queue orders", "dynamomq watch --queue orders --once --json"],
+  },
   {
     interval: durationOption("interval").pipe(
-      Options.withDescription("Time between refreshes."),
       Options.withDefault(2000),
+      doc("Time between refreshes (default 2s).", "duration"),
     ),
     iterations: optionalInteger("iterations", "Stop after this many refreshes."),
-    once: Options.boolean("once").pipe(Options.withDescription("Show one frame and stop.")),
+    once: Options.boolean("once").pipe(doc("Show one frame and stop.")),
   },
   (o) =>
     watch({
@@ -473,12 +463,17 @@ const watchCommand = sub(
 
 const iamPolicy = sub(
   "iam-policy",
-  "Print a least-privilege IAM policy (JSON) for the table.",
   {
-    account: optionalText("account", "The AWS account id (default: *)."),
-    partition: optionalText("partition", "The AWS partition (default: aws)."),
+    family: "Admin",
+    summary: "Print a least-privilege IAM policy for the table",
+    description: "Print a least-privilege IAM policy (JSON) for the table.",
+    examples: ["dynamomq iam-policy --table jobs --account 123456789012 --region eu-west-1"],
+  },
+  {
+    account: optionalText("account", "The AWS account id (default *)."),
+    partition: optionalText("partition", "The AWS partition (default aws)."),
     admin: Options.boolean("admin").pipe(
-      Options.withDescription("Also allow creating the table (what create-table needs)."),
+      doc("Also allow creating the table (what create-table needs)."),
     ),
   },
   (o) =>
@@ -491,19 +486,25 @@ const iamPolicy = sub(
 
 const dashboardCommand = sub(
   "dashboard",
-  "Serve the web dashboard of the table: counts, messages, the dead-letter queue (redrive, purge).",
+  {
+    family: "Admin",
+    summary: "Serve the web dashboard of the table",
+    description:
+      "Serve the web dashboard of the table: counts, messages, the dead-letter queue (redrive, purge).",
+    examples: ["dynamomq dashboard --table jobs", "dynamomq dashboard --port 0 --read-only"],
+  },
   {
     host: Options.text("host").pipe(
       Options.withPseudoName("address"),
-      Options.withDescription("The address to listen on (loopback unless you say otherwise)."),
       Options.withDefault("127.0.0.1"),
+      doc("The address to listen on (default 127.0.0.1: loopback only).", "address"),
     ),
     port: Options.integer("port").pipe(
-      Options.withDescription("The port; 0 picks a free one."),
       Options.withDefault(8090),
+      doc("The port (default 8090); 0 picks a free one.", "n"),
     ),
     readOnly: Options.boolean("read-only").pipe(
-      Options.withDescription("Refuse every change (redrive, purge, delete)."),
+      doc("Refuse every change (redrive, purge, delete)."),
     ),
     token: optionalText(
       "token",
@@ -543,51 +544,72 @@ const subcommands = [
 
 const cli = root.pipe(Command.withSubcommands(subcommands));
 
-/** A subcommand with its names and help, its types erased (the commands differ in them). */
-interface Entry {
-  readonly names: ReadonlyArray<string>;
-  readonly help: () => HelpDoc.HelpDoc;
-}
-
-const entryOf = <Name extends string, R, E, A>(c: Command.Command<Name, R, E, A>): Entry => ({
-  names: [...Command.getNames(c)],
-  help: () => Command.getHelp(c, CliConfig.defaultConfig),
-});
-
-const entries: ReadonlyArray<Entry> = subcommands.map((c) =>
-  entryOf(c as unknown as Command.Command<string, unknown, unknown, unknown>)
-);
-
 /**
  * The names of the subcommands, in the order of the help.
  *
  * @since 0.1.0
  * @category commands
  */
-export const commandNames: ReadonlyArray<string> = entries.map((e) => e.names[0]!);
+export const commandNames: ReadonlyArray<string> = subcommands.map((c) =>
+  [...Command.getNames(c as unknown as Command.Command<string, unknown, unknown, unknown>)][0]!
+);
 
 /**
- * The help of one subcommand (or of the root for `dynamomq`), as `--help` prints it; undefined
+ * The help of one subcommand, or the root help for `dynamomq`, as `--help` prints it; undefined
  * for an unknown name.
  *
  * @since 0.1.0
  * @category commands
  */
 export const helpText = (name: string): string | undefined => {
-  const help = name === "dynamomq"
-    ? Command.getHelp(cli, CliConfig.defaultConfig)
-    : entries.find((e) => e.names.includes(name))?.help();
-  return help === undefined ? undefined : HelpDoc.toAnsiText(help);
+  if (name === "dynamomq") return rootHelp(commandDocs, globalFlags);
+  const found = commandDocs.find((c) => c.name === name);
+  return found === undefined ? undefined : commandHelp(found, globalFlags);
 };
 
 /**
- * Parses the arguments (without the program name) and runs the command. Failures of a command
- * are printed as one line and reported as `Reported`; parse errors are `ValidationError`s.
+ * The usage line `@effect/cli` derives from a command's options (for tests that check the help
+ * against the parser).
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const parserUsage = (name: string): string | undefined => {
+  const c = subcommands[commandNames.indexOf(name)];
+  return c === undefined ? undefined : HelpDoc.toAnsiText(
+    Usage.getHelp(
+      Command.getUsage(c as unknown as Command.Command<string, unknown, unknown, unknown>),
+    ),
+  );
+};
+
+/**
+ * Parses the arguments (without the program name) and runs the command. `--help`, `-h` and
+ * `help [command]` print the help; an unknown command fails with `CommandLineError` naming the
+ * nearest one. Failures of a command are printed as one line and reported as `Reported`; other
+ * parse errors are `ValidationError`s.
  *
  * @since 0.1.0
  * @category commands
  */
 export const run = (
   args: ReadonlyArray<string>,
-): Effect.Effect<void, Reported | ValidationError.ValidationError, CliApp.CliApp.Environment> =>
-  Command.run(cli, { name: "dynamomq", version: VERSION })(["deno", "dynamomq", ...args]);
+): Effect.Effect<
+  void,
+  Reported | CommandLineError | ValidationError.ValidationError,
+  CliApp.CliApp.Environment
+> => {
+  const scanned = scan(args, commandDocs, globalFlags, VERSION);
+  switch (scanned._tag) {
+    case "Print":
+      return Io.outLine(scanned.text);
+    case "Usage":
+      return Effect.fail(new CommandLineError({ message: scanned.message }));
+    case "Run":
+      return Command.run(cli, { name: "dynamomq", version: VERSION })([
+        "deno",
+        "dynamomq",
+        ...args,
+      ]);
+  }
+};

@@ -58,6 +58,19 @@ const CliErrorBase: new (
  */
 export class CliError extends CliErrorBase {}
 
+const CommandLineBase: new (
+  args: { readonly message: string },
+) => Cause.YieldableError & { readonly _tag: "CommandLine"; readonly message: string } = Data
+  .TaggedError("CommandLine")<{ readonly message: string }>;
+
+/**
+ * A command line refused before parsing: an unknown command (with the nearest one) or option.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CommandLineError extends CommandLineBase {}
+
 /**
  * A usage error (exit code 2).
  *
@@ -166,6 +179,8 @@ export const describe = (error: unknown, target: Target): Described => {
       };
     case "ValidationError":
       return { tag, message, code: ExitCode.usage };
+    case "CommandLine":
+      return { tag: "Usage", message, code: ExitCode.usage };
     default:
       return { tag, message, code: ExitCode.failure };
   }

@@ -328,3 +328,73 @@ const locateJsonError = (text: string): JsonProblem => {
 };
 
 const show = (c: string): string => JSON.stringify(c);
+
+/**
+ * Splits a line of the interactive shell into words as a user types them: words are separated by
+ * spaces; `'…'` quotes literally (the quotes are dropped, as in a Unix shell); a JSON object or
+ * array (`{…}`, `[…]`) and a JSON string (`"…"`) are each kept whole, spaces included, so
+ * `send --data {"note": "two words"}` needs no quoting. Fails on an unterminated quote or bracket.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const shellWords = (line: string): Either.Either<Array<string>, string> => {
+  const words: Array<string> = [];
+  let i = 0;
+  /** The end of the JSON string starting at `at` (just past its closing quote), or -1. */
+  const stringEnd = (at: number): number => {
+    for (let k = at + 1; k < line.length; k++) {
+      if (line[k] === "\\") k++;
+      else if (line[k] === '"') return k + 1;
+    }
+    return -1;
+  };
+  while (i < line.length) {
+    if (/\s/.test(line[i]!)) {
+      i++;
+      continue;
+    }
+    let word = "";
+    while (i < line.length && !/\s/.test(line[i]!)) {
+      const c = line[i]!;
+      if (c === "'") {
+        const end = line.indexOf("'", i + 1);
+        if (end < 0) return Either.left("unterminated ' quote: close it with another '");
+        word += line.slice(i + 1, end);
+        i = end + 1;
+      } else if (c === '"') {
+        const end = stringEnd(i);
+        if (end < 0) return Either.left('unterminated " quote in a JSON string');
+        word += line.slice(i, end);
+        i = end;
+      } else if (c === "{" || c === "[") {
+        const start = i;
+        const open: Array<string> = [];
+        while (i < line.length) {
+          const d = line[i]!;
+          if (d === '"') {
+            const end = stringEnd(i);
+            if (end < 0) return Either.left('unterminated " quote in a JSON string');
+            i = end;
+            continue;
+          }
+          if (d === "{" || d === "[") open.push(d === "{" ? "}" : "]");
+          else if (d === "}" || d === "]") {
+            if (open.pop() !== d) break;
+          }
+          i++;
+          if (open.length === 0) break;
+        }
+        if (open.length > 0) {
+          return Either.left(`unbalanced JSON: ${open.length} "${open.at(-1)}" missing`);
+        }
+        word += line.slice(start, i);
+      } else {
+        word += c;
+        i++;
+      }
+    }
+    words.push(word);
+  }
+  return Either.right(words);
+};

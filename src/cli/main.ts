@@ -19,7 +19,8 @@ import * as Effect from "effect/Effect";
 import * as Exit from "effect/Exit";
 import * as Fiber from "effect/Fiber";
 import * as Option from "effect/Option";
-import { Reported, run } from "./commands.ts";
+import { run } from "./commands.ts";
+import { Reported } from "./options.ts";
 import { describe, ExitCode, failureOf } from "./errors.ts";
 import * as Io from "./io.ts";
 
@@ -71,7 +72,7 @@ export const main = async (args: ReadonlyArray<string>): Promise<number> => {
       Io.errLine(
         json
           ? JSON.stringify({ error: d.tag, message: d.message, exitCode: d.code })
-          : `error: ${d.message}${d.code === ExitCode.usage ? " (see --help)" : ""}`,
+          : `error: ${d.message}${ValidationError.isValidationError(e) ? " (see --help)" : ""}`,
       ),
     );
     const code = d.code;

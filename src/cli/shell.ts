@@ -13,7 +13,8 @@ import * as Option from "effect/Option";
 import type { MessageState, ReceivedMessage } from "../schema/Message.ts";
 import * as Actions from "./actions.ts";
 import { describe, failureOf, usage } from "./errors.ts";
-import { parseDuration } from "./format.ts";
+import { describeJsonProblem, parseDuration, parseJson, shellWords } from "./format.ts";
+import { suggest } from "./help.ts";
 import * as Io from "./io.ts";
 import { SettingsTag } from "./session.ts";
 
@@ -24,7 +25,8 @@ const HELP = `commands:
                            list messages (state: ready, delayed, inflight, dead; default ready)
   peek [state] [limit] [cursor]
                            the same, each message in full
-  send <json>              send one message
+  send <json>              send one message: send {"id": 1} (quotes optional: '…' works too);
+                           flags --delay, --id, --group, --dedup-id, --priority as in dynamomq send
   receive [max]            receive messages; the first one becomes the selection, with its lease
   id [<id> [<lease>]]      select a message (with a lease from another receive); no id: clear
   get [<id>] (info)        show the selected message, or <id>
@@ -45,6 +47,93 @@ interface Selection {
   readonly id: string;
   readonly message?: ReceivedMessage<unknown> | undefined;
 }
+
+/** The shell's commands and aliases, for "did you mean". */
+const COMMANDS: ReadonlyArray<string> = [
+  "stats",
+  "qstat",
+  "dlq",
+  "ls",
+  "peek",
+  "send",
+  "receive",
+  "id",
+  "get",
+  "info",
+  "ack",
+  "nack",
+  "release",
+  "extend",
+  "delete",
+  "move-to-dlq",
+  "invalid",
+  "redrive",
+  "purge",
+  "create-table",
+  "help",
+  "quit",
+  "exit",
+];
+
+/** The flags of the shell's `send`, as `dynamomq send` names them. */
+const SEND_FLAGS: ReadonlyArray<string> = ["data", "id", "delay", "group", "dedup-id", "priority"];
+
+const SEND_EXAMPLE = `e.g. send {"id": 1} or send --data '{"note": "two words"}'`;
+
+/**
+ * Reads the words after `send`: one JSON body (bare or after `--data`) and the flags of
+ * `dynamomq send`.
+ */
+const sendArgs = (words: ReadonlyArray<string>): Either.Either<Actions.SendInput, string> => {
+  const flags: Record<string, string> = {};
+  const bodies: Array<string> = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    const flag = /^--(.+)$/.exec(word)?.[1];
+    if (flag === undefined) {
+      bodies.push(word);
+      continue;
+    }
+    if (!SEND_FLAGS.includes(flag)) {
+      return Either.left(
+        `send: unknown flag --${flag} (it takes ${SEND_FLAGS.map((f) => `--${f}`).join(", ")})`,
+      );
+    }
+    const value = words[++i];
+    if (value === undefined) return Either.left(`send: --${flag} needs a value`);
+    if (flag === "data") bodies.push(value);
+    else flags[flag] = value;
+  }
+  if (bodies.length === 0) return Either.left(`send needs a JSON body, ${SEND_EXAMPLE}`);
+  if (bodies.length > 1) {
+    return Either.left(
+      `send takes one JSON body, got ${bodies.length} words: ${
+        bodies.map((b) => JSON.stringify(b)).join(", ")
+      }; a string body needs its JSON quotes, ${SEND_EXAMPLE}`,
+    );
+  }
+  const body = bodies[0]!;
+  const parsed = parseJson(body);
+  if (Either.isLeft(parsed)) {
+    return Either.left(
+      `bad JSON body at ${describeJsonProblem(parsed.left)}: type the JSON as is, ${SEND_EXAMPLE}`,
+    );
+  }
+  const delay = flags.delay === undefined ? Either.right(undefined) : parseDuration(flags.delay);
+  if (Either.isLeft(delay)) return Either.left(`send: --delay: ${delay.left}`);
+  const priority = flags.priority;
+  if (priority !== undefined && !/^\d+$/.test(priority)) {
+    return Either.left(`send: --priority must be a whole number, got "${priority}"`);
+  }
+  return Either.right({
+    data: body,
+    id: flags.id,
+    delayMillis: delay.right,
+    group: flags.group,
+    dedupId: flags["dedup-id"],
+    priority: priority === undefined ? undefined : Number(priority),
+  });
+};
 
 const STATES: ReadonlyArray<MessageState> = ["ready", "delayed", "inflight", "dead"];
 
@@ -96,10 +185,12 @@ export const shell: Effect.Effect<void, never, Actions.Env> = Effect.gen(functio
 
   /** One command line; resolves to false when the shell should end. */
   const run = (line: string): Effect.Effect<boolean, Actions.ActionError, Actions.Env> => {
-    const trimmed = line.trim();
-    const [word = "", ...args] = trimmed.split(/\s+/);
+    const words = shellWords(line);
+    if (Either.isLeft(words)) {
+      return fail(/^\s*send\b/i.test(line) ? `${words.left}; ${SEND_EXAMPLE}` : words.left);
+    }
+    const [word = "", ...args] = words.right;
     const command = word.toLowerCase();
-    const rest = trimmed.slice(word.length).trim();
     const go = <E>(effect: Effect.Effect<unknown, E, Actions.Env>) => Effect.as(effect, true);
     const withArg = <A>(
       arg: Either.Either<A, string>,
@@ -131,9 +222,7 @@ export const shell: Effect.Effect<void, never, Actions.Env> = Effect.gen(functio
               : Actions.list({ state, limit, cursor: args[2], full: command === "peek" }),
         );
       case "send":
-        return rest === ""
-          ? fail('send needs a JSON body, e.g. send {"id": 1}')
-          : go(Actions.send({ data: rest }));
+        return withArg(sendArgs(args), Actions.send);
       case "receive":
         return withArg(
           countArg(args[0], 1, "max"),
@@ -211,8 +300,14 @@ export const shell: Effect.Effect<void, never, Actions.Env> = Effect.gen(functio
         return withArg(stateArg(args[0]), (state) => Actions.purge({ state, yes: false }));
       case "create-table":
         return go(Actions.createTable);
-      default:
-        return fail(`unknown command "${word}" (type help for the list)`);
+      default: {
+        const near = suggest(word, COMMANDS);
+        return fail(
+          `unknown command "${word}"${
+            near === undefined ? "" : `. Did you mean "${near}"?`
+          } (type help for the list)`,
+        );
+      }
     }
   };
 
