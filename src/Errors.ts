@@ -137,7 +137,9 @@ const MaxReceivesExceededBase: TaggedErrorConstructor<
 export class MaxReceivesExceeded extends MaxReceivesExceededBase {
   /** A readable description built from the error's fields. */
   override get message(): string {
-    return `message ${this.messageId} of queue ${this.queue} was received ${this.receives} times (max ${this.maxReceives}); moved to the dead-letter queue`;
+    return `message ${this.messageId} of queue ${this.queue} was received ${this.receives} ${
+      this.receives === 1 ? "time" : "times"
+    } (max ${this.maxReceives}); moved to the dead-letter queue`;
   }
 }
 
