@@ -37,7 +37,7 @@ import {
   ConditionFailed,
   DuplicateMessage,
   DynamoDBError,
-  InvalidOptions,
+  type InvalidOptions,
   InvalidState,
   LeaseLost,
   MaxReceivesExceeded,
@@ -69,15 +69,21 @@ import {
   MESSAGE_SK,
   messageKey,
   parseGroupedId,
-  QUEUE_NAME,
   randomShard,
   readyPartition,
   sortableId,
-  TABLE_NAME,
   TTL_ATTRIBUTE,
   visibleUpTo,
 } from "../internal/keys.ts";
 import { gunzip, gzip } from "../internal/compression.ts";
+import {
+  durationMillis,
+  integerIn,
+  invalid,
+  type Settings,
+  settingsOf,
+  timeOf,
+} from "../internal/queue/options.ts";
 import type { MessageInfo, MessageState, ReceivedMessage } from "../schema/Message.ts";
 import { addCompleted, register } from "./Catalog.ts";
 import {
@@ -511,54 +517,10 @@ export interface Queue<A> {
   ) => Effect.Effect<number, DynamoDBError>;
 }
 
-const DEFAULT_VISIBILITY = Duration.seconds(30);
-const DEFAULT_MAX_RECEIVES = 5;
-const DEFAULT_COMPRESS_ABOVE = 4096;
-const DEFAULT_DEDUPLICATION_WINDOW = Duration.minutes(5);
 /** How often a handle adds its acks to the catalog's `completed` count, at most. */
 const COMPLETED_REPORT_MILLIS = 10_000;
 /** How often a BatchWriteItem's unprocessed entries are sent again before they are reported failed. */
 const BATCH_WRITE_ATTEMPTS = 8;
-
-const invalid = (operation: string, option: string, detail: string): InvalidOptions =>
-  new InvalidOptions({ operation, option, detail });
-
-/** Decodes a duration option into finite, non-negative milliseconds. */
-const durationMillis = (
-  operation: string,
-  option: string,
-  input: Duration.DurationInput | undefined,
-  fallback: Duration.Duration,
-): Either.Either<number, InvalidOptions> => {
-  if (input === undefined) return Either.right(Duration.toMillis(fallback));
-  const decoded = Duration.decodeUnknown(input);
-  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
-    return Either.left(invalid(operation, option, `not a finite duration: ${String(input)}`));
-  }
-  return Either.right(Math.floor(Duration.toMillis(decoded.value)));
-};
-
-const integerIn = (
-  operation: string,
-  option: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): Either.Either<number, InvalidOptions> => {
-  const n = value ?? fallback;
-  return Number.isInteger(n) && n >= min && n <= max
-    ? Either.right(n)
-    : Either.left(invalid(operation, option, `must be an integer from ${min} to ${max}, got ${n}`));
-};
-
-/** Epoch milliseconds of an absolute time option. */
-const timeOf = (operation: string, at: number | Date): Either.Either<number, InvalidOptions> => {
-  const t = typeof at === "number" ? at : at.getTime();
-  return Number.isFinite(t)
-    ? Either.right(t)
-    : Either.left(invalid(operation, "at", "not a valid time"));
-};
 
 /** The W3C `traceparent` of the current span, so a consumer can link its span to the sender's. */
 const currentTraceParent: Effect.Effect<string | undefined> = Effect.map(
@@ -597,19 +559,6 @@ const decodeCursor = (cursor: string): Either.Either<Cursor, InvalidOptions> => 
   return Either.left(invalid("list", "cursor", "not a cursor returned by list"));
 };
 
-/** Validated queue settings. */
-interface Settings {
-  readonly table: string;
-  readonly name: string;
-  readonly visibilityTimeoutMillis: number;
-  readonly maxReceives: number;
-  readonly shards: number;
-  readonly priorities: number;
-  readonly compressAbove: number;
-  readonly deduplicationWindowMillis: number;
-  readonly contentBasedDeduplication: boolean;
-}
-
 /**
  * Creates a typed handle for one queue. Validates the options (a typed `InvalidOptions`, nothing
  * written); the table itself is created with `Table.create`.
@@ -635,61 +584,7 @@ export const make = <A, I>(
   options: QueueOptions<A, I>,
 ): Effect.Effect<Queue<A>, InvalidOptions, DynamoDB> =>
   Effect.gen(function* () {
-    const op = "Queue.make";
-    if (!TABLE_NAME.test(options.table)) {
-      return yield* invalid(
-        op,
-        "table",
-        `3-255 characters of A-Z a-z 0-9 _ . -, got "${options.table}"`,
-      );
-    }
-    if (!QUEUE_NAME.test(options.name)) {
-      return yield* invalid(
-        op,
-        "name",
-        `1-80 characters of A-Z a-z 0-9 _ . -, got "${options.name}"`,
-      );
-    }
-    const visibilityTimeoutMillis = yield* durationMillis(
-      op,
-      "visibilityTimeout",
-      options.visibilityTimeout,
-      DEFAULT_VISIBILITY,
-    );
-    if (visibilityTimeoutMillis < 1) {
-      return yield* invalid(op, "visibilityTimeout", "must be positive");
-    }
-    const compressAbove = options.compressAbove === false ? Infinity : yield* integerIn(
-      op,
-      "compressAbove",
-      options.compressAbove,
-      DEFAULT_COMPRESS_ABOVE,
-      0,
-      400 * 1024,
-    );
-    const settings: Settings = {
-      table: options.table,
-      name: options.name,
-      visibilityTimeoutMillis,
-      maxReceives: yield* integerIn(
-        op,
-        "maxReceives",
-        options.maxReceives,
-        DEFAULT_MAX_RECEIVES,
-        1,
-        10_000,
-      ),
-      shards: yield* integerIn(op, "shards", options.shards, 1, 1, 64),
-      priorities: yield* integerIn(op, "priorities", options.priorities, 1, 1, 10),
-      compressAbove,
-      deduplicationWindowMillis: yield* durationMillis(
-        op,
-        "deduplicationWindow",
-        options.deduplicationWindow,
-        DEFAULT_DEDUPLICATION_WINDOW,
-      ),
-      contentBasedDeduplication: options.contentBasedDeduplication ?? false,
-    };
+    const settings = yield* settingsOf(options);
     return makeQueue(yield* DynamoDB, settings, options.schema);
   });
 
