@@ -24,15 +24,13 @@
  * @module
  */
 import * as Chunk from "effect/Chunk";
-import * as Clock from "effect/Clock";
 import * as Duration from "effect/Duration";
 import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
-import * as Exit from "effect/Exit";
 import * as Option from "effect/Option";
 import * as Random from "effect/Random";
-import * as ParseResult from "effect/ParseResult";
-import * as Schema from "effect/Schema";
+import type * as ParseResult from "effect/ParseResult";
+import type * as Schema from "effect/Schema";
 import {
   ConditionFailed,
   DuplicateMessage,
@@ -51,7 +49,6 @@ import {
   deriveState,
   parseItem,
   type StoredMessage,
-  toInfo,
 } from "../internal/envelope.ts";
 import { itemSize } from "../internal/itemSize.ts";
 import {
@@ -75,7 +72,16 @@ import {
   TTL_ATTRIBUTE,
   visibleUpTo,
 } from "../internal/keys.ts";
-import { gunzip, gzip } from "../internal/compression.ts";
+import { gzip } from "../internal/compression.ts";
+import { makeCatalogReport } from "../internal/queue/catalogReport.ts";
+import {
+  bodyOf as bodyOfStored,
+  deadFields as deadFieldsOf,
+  ignoreLost,
+  infoOf as infoOfStored,
+  makeContext,
+  unconditional,
+} from "../internal/queue/context.ts";
 import {
   durationMillis,
   integerIn,
@@ -85,7 +91,6 @@ import {
   timeOf,
 } from "../internal/queue/options.ts";
 import type { MessageInfo, MessageState, ReceivedMessage } from "../schema/Message.ts";
-import { addCompleted, register } from "./Catalog.ts";
 import {
   and,
   compare,
@@ -517,8 +522,6 @@ export interface Queue<A> {
   ) => Effect.Effect<number, DynamoDBError>;
 }
 
-/** How often a handle adds its acks to the catalog's `completed` count, at most. */
-const COMPLETED_REPORT_MILLIS = 10_000;
 /** How often a BatchWriteItem's unprocessed entries are sent again before they are reported failed. */
 const BATCH_WRITE_ATTEMPTS = 8;
 
@@ -593,112 +596,11 @@ const makeQueue = <A, I>(
   settings: Settings,
   schema: Schema.Schema<A, I>,
 ): Queue<A> => {
+  const ctx = makeContext(db, settings, schema);
   const { table, name, maxReceives, shards, priorities } = settings;
-  const codec = Schema.parseJson(schema);
-  const encode = Schema.encode(codec);
-  const formatError = (e: ParseResult.ParseError) => ParseResult.TreeFormatter.formatErrorSync(e);
-  /** The key of a live message: grouped ids locate their group's partition. */
-  const keyOf = (id: string): Key => {
-    const grouped = parseGroupedId(id);
-    return grouped === undefined
-      ? messageKey(name, id)
-      : { pk: groupPk(name, grouped.group), sk: groupMessageSk(grouped.seq) };
-  };
-  const now = Clock.currentTimeMillis;
-  const attrs = {
-    "messaging.system": "dynamomq",
-    "messaging.destination.name": name,
-    "dynamomq.table": table,
-  };
-
-  // The queue's catalog item (Catalog.ts), written by the handle's first send, receive or ack beside
-  // that request, not before it. A failure is logged and not retried: the catalog serves tools
-  // such as the dashboard and must never fail or slow a send. An interrupted write is retried.
-  let catalog: "pending" | "writing" | "done" = "pending";
-  const registerCatalog = (registeredAt: number): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      // Another request may have started it since this one looked.
-      if (catalog !== "pending") return Effect.void;
-      catalog = "writing";
-      return register(table, {
-        name,
-        shards,
-        priorities,
-        maxReceives,
-        visibilityTimeoutMillis: settings.visibilityTimeoutMillis,
-        registeredAt,
-      }).pipe(
-        Effect.provideService(DynamoDB, db),
-        Effect.catchAll((e) =>
-          Effect.logWarning("DynamoMQ: could not write the queue's catalog item").pipe(
-            Effect.annotateLogs({ queue: name, table, error: e.message }),
-          )
-        ),
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            catalog = Exit.isInterrupted(exit) ? "pending" : "done";
-          })
-        ),
-      );
-    });
-
-  // Acks for the catalog's `completed` count (the dashboard's throughput): counted here, and
-  // added to the catalog item at most once per COMPLETED_REPORT_MILLIS beside a later request of
-  // this handle (an idle consumer's polls carry the last ones). A failed report is kept for the
-  // next; like registering, it never fails the request it rides with.
-  let unreported = 0;
-  // The window starts at the first ack counted, so a short-lived handle reports nothing.
-  let reportWindowStart: number | undefined = undefined;
-  let reporting = false;
-  const reportDue = (t: number): boolean =>
-    !reporting && unreported > 0 && reportWindowStart !== undefined &&
-    t - reportWindowStart >= COMPLETED_REPORT_MILLIS;
-  const reportCompleted = (t: number): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      if (!reportDue(t)) return Effect.void;
-      const count = unreported;
-      unreported = 0;
-      reporting = true;
-      reportWindowStart = t;
-      return addCompleted(table, name, count).pipe(
-        Effect.provideService(DynamoDB, db),
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            reporting = false;
-            if (Exit.isFailure(exit)) unreported += count;
-          })
-        ),
-        Effect.catchAll((e) =>
-          Effect.logDebug("DynamoMQ: could not report acks to the queue's catalog item").pipe(
-            Effect.annotateLogs({ queue: name, table, error: e.message }),
-          )
-        ),
-      );
-    });
-  const countCompleted = (n: number): Effect.Effect<void> =>
-    Effect.flatMap(now, (t) =>
-      Effect.sync(() => {
-        unreported += n;
-        reportWindowStart ??= t;
-      }));
-
-  /**
-   * Runs a request with the catalog writes that are due beside it. Almost every request has none
-   * and costs one clock read: no fiber is forked for it.
-   */
-  const withCatalog = <X, E, R>(effect: Effect.Effect<X, E, R>): Effect.Effect<X, E, R> =>
-    Effect.flatMap(now, (t) =>
-      catalog !== "pending" && !reportDue(t) ? effect : Effect.zipLeft(
-        effect,
-        Effect.zip(registerCatalog(t), reportCompleted(t)),
-        { concurrent: true },
-      ));
-
-  /** Every ready partition, highest band first: `priorities × shards` index partition keys. */
-  const bands = Array.from({ length: priorities }, (_, i) => priorities - 1 - i);
-  const partitions: ReadonlyArray<string> = bands.flatMap((band) =>
-    Array.from({ length: shards }, (_, shard) => readyPartition(name, band, shard))
-  );
+  const { encode, keyOf, now, attrs, bands } = ctx;
+  const { withCatalog, countCompleted } = makeCatalogReport(ctx);
+  const partitions = ctx.readyPartitions;
 
   /**
    * The order in which one receive visits the bands: the first band is drawn with weight 4^band,
@@ -716,33 +618,8 @@ const makeQueue = <A, I>(
       return [first, ...bands.filter((b) => b !== first)];
     });
 
-  /** The message body of a stored item: decompressed and decoded with the schema. */
-  const bodyOf = (
-    s: StoredMessage,
-  ): Effect.Effect<Either.Either<A, { detail: string; cause: unknown }>> => {
-    if (s.payload === undefined) {
-      return Effect.succeed(Either.left({ detail: "the item has no payload", cause: undefined }));
-    }
-    const text: Effect.Effect<string, Error> = s.enc === "gzip"
-      ? (s.payload instanceof Uint8Array
-        ? gunzip(s.payload)
-        : Effect.fail(new Error("a gzip payload must be binary")))
-      : (typeof s.payload === "string"
-        ? Effect.succeed(s.payload)
-        : Effect.fail(new Error("a json payload must be a string")));
-    return text.pipe(
-      Effect.mapError((e) => ({ detail: `payload: ${e.message}`, cause: e as unknown })),
-      Effect.flatMap((json) =>
-        Effect.mapError(
-          Schema.decodeUnknown(codec)(json),
-          (e) => ({ detail: formatError(e), cause: e as unknown }),
-        )
-      ),
-      Effect.either,
-    );
-  };
-  const infoOf = (s: StoredMessage, t: number): Effect.Effect<MessageInfo<A>> =>
-    Effect.map(bodyOf(s), (body) => toInfo(s, t, Either.mapLeft(body, (e) => e.detail)));
+  const bodyOf = (s: StoredMessage) => bodyOfStored(ctx, s);
+  const infoOf = (s: StoredMessage, t: number) => infoOfStored(ctx, s, t);
 
   /** Runs a write fenced by a lease: a failed condition means the lease is gone. */
   const fenced = <X>(
@@ -759,14 +636,8 @@ const makeQueue = <A, I>(
   const leaseHeld = (message: ReceivedMessage<A>): Condition =>
     and(eq("lease", message.lease), eq("state", "inflight"));
 
-  const deadFields = (at: number, id: string, reason: FailureInfo) => ({
-    state: "dead",
-    gpk: deadPartition(name),
-    gsk: indexSortKey(at, id),
-    visibleAt: at,
-    updatedAt: at,
-    deadReason: { tag: reason.tag, message: reason.message },
-  });
+  const deadFields = (at: number, id: string, reason: FailureInfo) =>
+    deadFieldsOf(ctx, at, id, reason);
 
   // --- send ------------------------------------------------------------------------------------
 
@@ -1052,11 +923,6 @@ const makeQueue = <A, I>(
   const GROUP_GAP_ABANDON = 5 * 60_000;
 
   const groupKey = (group: string): Key => ({ pk: groupPk(name, group), sk: GROUP_SK });
-  /** A write without a condition cannot fail one. */
-  const unconditional = <X>(write: Effect.Effect<X, ConditionFailed | DynamoDBError>) =>
-    Effect.catchTag(write, "ConditionFailed", (e) => Effect.die(e));
-  const ignoreLost = <X>(write: Effect.Effect<X, ConditionFailed | DynamoDBError>) =>
-    Effect.catchTag(Effect.asVoid(write), "ConditionFailed", () => Effect.void);
   const groupEntryId = (group: string) => `g.${group}`;
   /** The fields that put a group in the ready index, due at `t` (its `receives` stays 0). */
   const groupDue = (group: string, home: string, t: number) => ({
