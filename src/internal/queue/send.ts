@@ -1,0 +1,376 @@
+/**
+ * Sending: `send`, `sendBatch` and `transactItem` (docs/design.md "Operations", "Deduplication",
+ * "Batches", "Transactional enqueue").
+ *
+ * Requests:
+ * - send: one PutItem, conditioned on `attribute_not_exists(pk)` — a message is never
+ *   overwritten; a failed condition is `DuplicateMessage`. With a deduplication key the id is
+ *   derived from the key and the condition also admits a tombstone whose window has passed
+ *   (`state = done AND dedupUntil < now`); a duplicate then costs one GetItem of the original and
+ *   reports its id with `duplicate: true`. A grouped send goes through `fifo.putGrouped`.
+ * - sendBatch: entries with generated ids (which cannot collide, so need no condition) in
+ *   unconditional BatchWriteItem puts (25 a request, four requests at a time), unprocessed
+ *   entries and retryable failures tried again with jittered backoff, `BATCH_WRITE_ATTEMPTS`
+ *   tries in all; every other entry as `send`, 16 at a time. Never fails as a whole: a result
+ *   per entry, in order.
+ * - transactItem: no request; the conditional put for the caller's own TransactWriteItems.
+ *
+ * Invariants: everything is validated and encoded before the first write (`InvalidOptions`,
+ * `ParseError`, `PayloadTooLarge` write nothing); the item size is checked after compression;
+ * the live message carries no TTL (only an ack's tombstone does), so DynamoDB never expires a
+ * queued message.
+ *
+ * @module
+ */
+import * as Chunk from "effect/Chunk";
+import * as Duration from "effect/Duration";
+import * as Effect from "effect/Effect";
+import * as Either from "effect/Either";
+import * as Option from "effect/Option";
+import type * as ParseResult from "effect/ParseResult";
+import * as Random from "effect/Random";
+import {
+  DuplicateMessage,
+  DynamoDBError,
+  type InvalidOptions,
+  PayloadTooLarge,
+} from "../../Errors.ts";
+import { gzip } from "../compression.ts";
+import { parseItem } from "../envelope.ts";
+import { itemSize } from "../itemSize.ts";
+import {
+  GROUP_NAME,
+  groupedId,
+  groupedPartition,
+  groupMessageSk,
+  groupPk,
+  indexSortKey,
+  MESSAGE_ID,
+  parseGroupedId,
+  randomShard,
+  readyPartition,
+  sortableId,
+} from "../keys.ts";
+import {
+  and,
+  compare,
+  type Condition,
+  eq,
+  type Item,
+  MAX_BATCH_WRITE,
+  MAX_ITEM_BYTES,
+  notExists,
+  or,
+} from "../../services/DynamoDB.ts";
+import type { Queue, SendError, SendOptions, SendResult } from "../../services/Queue.ts";
+import type { CatalogReport } from "./catalogReport.ts";
+import type { QueueContext } from "./context.ts";
+import { putGrouped } from "./fifo.ts";
+import { durationMillis, integerIn, invalid, timeOf } from "./options.ts";
+
+/** How often a BatchWriteItem's unprocessed entries are sent again before they are reported failed. */
+const BATCH_WRITE_ATTEMPTS = 8;
+
+/** The W3C `traceparent` of the current span, so a consumer can link its span to the sender's. */
+const currentTraceParent: Effect.Effect<string | undefined> = Effect.map(
+  Effect.option(Effect.currentSpan),
+  Option.match({
+    onNone: () => undefined,
+    onSome: (span) => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`,
+  }),
+);
+
+const sha256Hex = (text: string): Effect.Effect<string> =>
+  Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))).pipe(
+    Effect.map((digest) =>
+      Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("")
+    ),
+  );
+
+/** A validated, encoded message ready to be written. */
+interface Prepared {
+  readonly id: string;
+  readonly visibleAt: number;
+  readonly item: Item;
+  /** A put that must not overwrite (an explicit id or a deduplication key). */
+  readonly condition?: Condition | undefined;
+  readonly deduplicated: boolean;
+  /** The FIFO group: the id, key and sequence number are assigned when it is sent. */
+  readonly group?: { readonly name: string; readonly home: string } | undefined;
+}
+
+const prepare = <A>(
+  ctx: QueueContext<A>,
+  body: A,
+  options: SendOptions | undefined,
+  t: number,
+): Effect.Effect<Prepared, ParseResult.ParseError | PayloadTooLarge | InvalidOptions> =>
+  Effect.gen(function* () {
+    const { name, settings } = ctx;
+    const { priorities, shards } = settings;
+    if (options?.id !== undefined && options.deduplicationId !== undefined) {
+      return yield* invalid("send", "id", "give either an id or a deduplicationId, not both");
+    }
+    const group = options?.group;
+    if (group !== undefined) {
+      if (!GROUP_NAME.test(group)) {
+        return yield* invalid(
+          "send",
+          "group",
+          `1-100 characters of A-Z a-z 0-9 _ . : -, got "${group}"`,
+        );
+      }
+      if (options?.id !== undefined || options?.deduplicationId !== undefined) {
+        return yield* invalid(
+          "send",
+          "group",
+          "a grouped message's id is its place in the group: it takes no id or deduplicationId",
+        );
+      }
+    }
+    if (options?.id !== undefined && parseGroupedId(options.id) !== undefined) {
+      return yield* invalid(
+        "send",
+        "id",
+        `"${options.id}" has the form reserved for grouped messages`,
+      );
+    }
+    if (options?.id !== undefined && !MESSAGE_ID.test(options.id)) {
+      return yield* invalid(
+        "send",
+        "id",
+        `1-128 characters of A-Z a-z 0-9 _ . : -, got "${options.id}"`,
+      );
+    }
+    if (
+      options?.deduplicationId !== undefined &&
+      (options.deduplicationId.length < 1 || options.deduplicationId.length > 128)
+    ) {
+      return yield* invalid("send", "deduplicationId", "must be 1-128 characters");
+    }
+    const priority = yield* integerIn(
+      "send",
+      "priority",
+      options?.priority,
+      0,
+      0,
+      priorities - 1,
+    );
+    const visibleAt = options?.at !== undefined
+      ? yield* timeOf("send", options.at)
+      : t + (yield* durationMillis("send", "delay", options?.delay, Duration.zero));
+    const json = yield* ctx.encode(body);
+    const dedup = group !== undefined ? undefined : options?.deduplicationId ??
+      (settings.contentBasedDeduplication ? yield* sha256Hex(json) : undefined);
+    // A deduplicated message's id is derived from its key, so a resend addresses the same item.
+    // A grouped one gets its id from its sequence number when sent; sequence 0 stands in here,
+    // so the item already has its final size.
+    const id = group !== undefined ? groupedId(0, group) : options?.id ??
+      (dedup === undefined ? sortableId(t) : `d-${(yield* sha256Hex(dedup)).slice(0, 40)}`);
+    const compress = json.length > settings.compressAbove;
+    const home = group !== undefined
+      ? groupedPartition(name)
+      : readyPartition(name, priority, randomShard(shards));
+    const trace = yield* currentTraceParent;
+    const item: Record<string, Item[string]> = {
+      ...ctx.keyOf(id),
+      queue: name,
+      id,
+      state: "ready",
+      home,
+      gpk: home,
+      gsk: indexSortKey(visibleAt, id),
+      visibleAt,
+      sentAt: t,
+      updatedAt: t,
+      receives: 0,
+      attempts: [],
+      priority,
+      enc: compress ? "gzip" : "json",
+      payload: compress ? yield* gzip(json) : json,
+    };
+    if (trace !== undefined) item.trace = trace;
+    if (group !== undefined) {
+      Object.assign(item, { pk: groupPk(name, group), sk: groupMessageSk(0), group, seq: 0 });
+    }
+    if (dedup !== undefined) {
+      const until = t + settings.deduplicationWindowMillis;
+      // No TTL on the live message: DynamoDB's TTL would delete it, still queued, once the
+      // window passed. Only the tombstone written at ack expires.
+      item.dedup = dedup;
+      item.dedupUntil = until;
+    }
+    const bytes = itemSize(item);
+    if (bytes > MAX_ITEM_BYTES) {
+      return yield* new PayloadTooLarge({ queue: name, bytes, limit: MAX_ITEM_BYTES });
+    }
+    const condition = dedup !== undefined
+      // A tombstone whose window has passed may be replaced; anything else is a duplicate.
+      ? or(notExists("pk"), and(eq("state", "done"), compare("dedupUntil", "<", t)))
+      : options?.id !== undefined
+      ? notExists("pk")
+      : undefined;
+    return {
+      id,
+      visibleAt,
+      item,
+      condition,
+      deduplicated: dedup !== undefined,
+      group: group === undefined
+        ? undefined
+        : { name: group, home: readyPartition(name, priority, randomShard(shards)) },
+    };
+  });
+
+/** Writes one prepared message with its condition; a deduplicated resend reports the original. */
+const putPrepared = <A>(
+  ctx: QueueContext<A>,
+  p: Prepared,
+): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> =>
+  p.group !== undefined
+    ? putGrouped(ctx, p, p.group.name, p.group.home)
+    : ctx.db.put(ctx.table, p.item, {
+      condition: p.condition ?? notExists("pk"),
+    }).pipe(
+      Effect.as<SendResult>({ id: p.id, visibleAt: p.visibleAt, duplicate: false }),
+      Effect.catchTag(
+        "ConditionFailed",
+        (): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> => {
+          if (!p.deduplicated) {
+            return Effect.fail(new DuplicateMessage({ queue: ctx.name, messageId: p.id }));
+          }
+          return Effect.flatMap(ctx.db.get(ctx.table, ctx.keyOf(p.id)), (item) => {
+            const s = item === undefined ? undefined : parseItem(item);
+            return Effect.succeed<SendResult>({
+              id: p.id,
+              visibleAt: s !== undefined && Either.isRight(s) ? s.right.visibleAt : p.visibleAt,
+              duplicate: true,
+            });
+          });
+        },
+      ),
+    );
+
+/** BatchWriteItem of puts with generated ids, retrying unprocessed entries with jittered backoff. */
+const batchPut = <A>(
+  ctx: QueueContext<A>,
+  batch: ReadonlyArray<Prepared>,
+): Effect.Effect<ReadonlyArray<Either.Either<SendResult, DynamoDBError>>> =>
+  Effect.gen(function* () {
+    const results = new Map<string, Either.Either<SendResult, DynamoDBError>>();
+    let pending = batch;
+    for (let attempt = 0; pending.length > 0 && attempt < BATCH_WRITE_ATTEMPTS; attempt++) {
+      if (attempt > 0) {
+        yield* Effect.sleep(
+          Duration.millis(yield* Random.nextRange(0, Math.min(50 * 2 ** attempt, 2_000))),
+        );
+      }
+      const outcome = yield* Effect.either(
+        ctx.db.batchWrite(ctx.table, pending.map((p) => ({ _tag: "Put" as const, item: p.item }))),
+      );
+      if (Either.isLeft(outcome)) {
+        if (outcome.left.retryable) continue;
+        for (const p of pending) results.set(p.id, Either.left(outcome.left));
+        pending = [];
+        break;
+      }
+      const unprocessed = new Set(
+        outcome.right.unprocessed.flatMap((r) => (r._tag === "Put" ? [r.item.pk] : [])),
+      );
+      for (const p of pending) {
+        if (!unprocessed.has(p.item.pk)) {
+          results.set(p.id, Either.right({ id: p.id, visibleAt: p.visibleAt, duplicate: false }));
+        }
+      }
+      pending = pending.filter((p) => unprocessed.has(p.item.pk));
+    }
+    for (const p of pending) {
+      results.set(
+        p.id,
+        Either.left(
+          new DynamoDBError({
+            operation: "batchWrite",
+            reason: "Throttled",
+            retryable: true,
+            detail: `still unprocessed after ${BATCH_WRITE_ATTEMPTS} attempts`,
+          }),
+        ),
+      );
+    }
+    return batch.map((p) => results.get(p.id)!);
+  });
+
+/** The send side of a queue handle. */
+export const makeSend = <A>(
+  ctx: QueueContext<A>,
+  catalog: CatalogReport,
+): Pick<Queue<A>, "send" | "sendBatch" | "transactItem"> => {
+  const { table, attrs, now } = ctx;
+  const { withCatalog } = catalog;
+
+  const send: Queue<A>["send"] = (body, options) =>
+    Effect.flatMap(now, (t) => prepare(ctx, body, options, t)).pipe(
+      Effect.flatMap((p) => putPrepared(ctx, p)),
+      Effect.withSpan("DynamoMQ.send", { kind: "producer", attributes: attrs }),
+      withCatalog,
+    );
+
+  const sendBatch: Queue<A>["sendBatch"] = (entries) =>
+    Effect.gen(function* () {
+      const t = yield* now;
+      const prepared = yield* Effect.forEach(entries, (e) =>
+        Effect.either(prepare(ctx, e.body, e.options, t)));
+      // Generated ids cannot collide, so those entries need no condition and can be batched.
+      const isPlain = (p: Prepared) =>
+        p.condition === undefined && p.group === undefined;
+      const plain = prepared.flatMap((
+        p,
+      ) => (Either.isRight(p) && isPlain(p.right) ? [p.right] : []));
+      const chunks = Chunk.toReadonlyArray(
+        Chunk.chunksOf(Chunk.fromIterable(plain), MAX_BATCH_WRITE),
+      ).map(
+        Chunk.toReadonlyArray,
+      );
+      const batched = (yield* Effect.forEach(chunks, (chunk) =>
+        batchPut(ctx, chunk), { concurrency: 4 })).flat();
+      const byId = new Map(plain.map((p, i) => [p.id, batched[i]!] as const));
+      return yield* Effect.forEach(
+        prepared,
+        (p): Effect.Effect<Either.Either<SendResult, SendError>> => {
+          if (Either.isLeft(p)) return Effect.succeed(Either.left(p.left));
+          const done = byId.get(p.right.id);
+          return done !== undefined && isPlain(p.right)
+            ? Effect.succeed(done)
+            : Effect.either(putPrepared(ctx, p.right));
+        },
+        { concurrency: 16 },
+      );
+    }).pipe(
+      Effect.withSpan("DynamoMQ.sendBatch", { kind: "producer", attributes: attrs }),
+      withCatalog,
+    );
+
+  const transactItem: Queue<A>["transactItem"] = (body, options) =>
+    Effect.flatMap(
+      now,
+      (t) =>
+        options?.group !== undefined
+          ? Effect.fail(
+            invalid("transactItem", "group", "grouped messages are sent in three writes, not one"),
+          )
+          : prepare(ctx, body, options, t),
+    ).pipe(
+      Effect.map((p) => ({
+        id: p.id,
+        visibleAt: p.visibleAt,
+        item: {
+          _tag: "Put" as const,
+          table,
+          item: p.item,
+          condition: p.condition ?? notExists("pk"),
+        },
+      })),
+    );
+
+  return { send, sendBatch, transactItem };
+};

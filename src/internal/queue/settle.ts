@@ -1,0 +1,298 @@
+/**
+ * Settling a received message: ack, nack, changeVisibility, release, deadLetter and their batch
+ * forms (docs/design.md "Fencing", "Dead-letter queue", "Batches", "Deduplication").
+ *
+ * Requests (each write of the message conditioned on `lease = <this receive's token> AND state =
+ * inflight`):
+ * - ack: one DeleteItem; within the message's deduplication window, one UpdateItem to a
+ *   payload-less tombstone instead (`state = done`, out of the index, `ttl` = end of window).
+ * - ackBatch: one ack per message, 16 at a time; with `transaction: true`, TransactWriteItems of
+ *   up to 100 of those writes, a chunk that fails falling back to one ack per message.
+ * - nack: one UpdateItem (`state = ready`, due after the delay, the failure appended to
+ *   `attempts`, `lease` removed). The receive still counts.
+ * - changeVisibility: one UpdateItem moving `visibleAt` and `gsk`; for a grouped message one more
+ *   UpdateItem moves the group item's `gsk`, conditioned on `lease` alone.
+ * - release: one UpdateItem (`state = ready`, due now, ADD `receives` -1, `lease` removed).
+ * - deadLetter: one UpdateItem to `state = dead` in `<queue>#dead`, the reason appended to
+ *   `attempts`; a grouped message is read (GetItem) and moved with `fifo.deadLetterGrouped`, its
+ *   delete from the group carrying the lease condition.
+ * - After a grouped message is settled (ack, nack, release, deadLetter), `fifo.settleGroup` hands
+ *   its group back; a failure there is logged, not returned, since the settle itself worked.
+ *
+ * Invariants: a failed lease condition is `LeaseLost` — a worker whose lease was taken over can
+ * never settle the message another holds; while no one else received it, the holder may settle
+ * it after its visibility timeout. The message is written before its group is handed back.
+ *
+ * @module
+ */
+import * as Duration from "effect/Duration";
+import * as Effect from "effect/Effect";
+import * as Either from "effect/Either";
+import { type ConditionFailed, type DynamoDBError, LeaseLost } from "../../Errors.ts";
+import { appendAttempt, attemptsItem } from "../envelope.ts";
+import { indexSortKey, TTL_ATTRIBUTE } from "../keys.ts";
+import type { ReceivedMessage } from "../../schema/Message.ts";
+import {
+  and,
+  type Condition,
+  eq,
+  MAX_TRANSACT_ITEMS,
+  type TransactItem,
+} from "../../services/DynamoDB.ts";
+import type { Queue } from "../../services/Queue.ts";
+import type { CatalogReport } from "./catalogReport.ts";
+import { deadFields, type QueueContext } from "./context.ts";
+import { deadLetterGrouped, groupEntryId, groupKey, settleGroup } from "./fifo.ts";
+import { durationMillis } from "./options.ts";
+
+/** Runs a write fenced by a lease: a failed condition means the lease is gone. */
+const fenced = <A, X>(
+  ctx: QueueContext<A>,
+  message: ReceivedMessage<A>,
+  operation: string,
+  write: Effect.Effect<X, ConditionFailed | DynamoDBError>,
+): Effect.Effect<X, LeaseLost | DynamoDBError> =>
+  Effect.catchTag(
+    write,
+    "ConditionFailed",
+    () => Effect.fail(new LeaseLost({ queue: ctx.name, messageId: message.id, operation })),
+  );
+
+/** The fence of every settle: this receive's lease, on a message still in flight. */
+const leaseHeld = <A>(message: ReceivedMessage<A>): Condition =>
+  and(eq("lease", message.lease), eq("state", "inflight"));
+
+/**
+ * After a grouped message was settled, hands its group back. A failure here only delays the
+ * group until its lease runs out, so it is logged rather than failing the settle that worked.
+ */
+const afterSettle = <A>(
+  ctx: QueueContext<A>,
+  message: ReceivedMessage<A>,
+): Effect.Effect<void> =>
+  message.group === undefined ? Effect.void : settleGroup(ctx, message.group, message.lease).pipe(
+    Effect.catchAll((e) =>
+      Effect.logWarning(
+        "could not hand the group back; it becomes receivable when its lease ends",
+      ).pipe(
+        Effect.annotateLogs({ queue: ctx.name, group: message.group, error: e.message }),
+      )
+    ),
+  );
+
+/**
+ * The write that acks a message: a delete fenced by its lease or, within its deduplication
+ * window, a payload-less tombstone (out of the index) so that a resend is still recognised;
+ * TTL removes the tombstone afterwards.
+ */
+const ackWrite = <A>(
+  ctx: QueueContext<A>,
+  message: ReceivedMessage<A>,
+  t: number,
+): Extract<TransactItem, { readonly _tag: "Update" | "Delete" }> => {
+  const { table, keyOf } = ctx;
+  const until = message.deduplication?.until;
+  return until !== undefined && until > t
+    ? {
+      _tag: "Update",
+      table,
+      key: keyOf(message.id),
+      update: {
+        set: { state: "done", updatedAt: t, [TTL_ATTRIBUTE]: Math.ceil(until / 1000) },
+        remove: ["gpk", "gsk", "payload", "lease", "attempts"],
+      },
+      condition: leaseHeld(message),
+    }
+    : { _tag: "Delete", table, key: keyOf(message.id), condition: leaseHeld(message) };
+};
+
+/** Runs one settle per message in parallel (each its own conditional write); a result per message. */
+const each = <A, X, E>(
+  messages: ReadonlyArray<ReceivedMessage<A>>,
+  f: (m: ReceivedMessage<A>) => Effect.Effect<X, E>,
+): Effect.Effect<ReadonlyArray<Either.Either<X, E>>> =>
+  Effect.forEach(messages, (m) => Effect.either(f(m)), { concurrency: 16 });
+
+/** The settle side of a queue handle: every operation fenced by a receive's lease. */
+export const makeSettle = <A>(
+  ctx: QueueContext<A>,
+  catalog: CatalogReport,
+): Pick<
+  Queue<A>,
+  | "ack"
+  | "ackBatch"
+  | "nack"
+  | "nackBatch"
+  | "changeVisibility"
+  | "changeVisibilityBatch"
+  | "release"
+  | "deadLetter"
+> => {
+  const { db, table, name, keyOf, now, attrs } = ctx;
+  const { withCatalog, countCompleted } = catalog;
+
+  const ack: Queue<A>["ack"] = (message) =>
+    Effect.flatMap(now, (t) => {
+      const w = ackWrite(ctx, message, t);
+      const write = w._tag === "Update"
+        ? db.update(w.table, w.key, w.update, { condition: w.condition })
+        : db.delete(w.table, w.key, { condition: w.condition });
+      return fenced(ctx, message, "ack", write);
+    }).pipe(
+      Effect.zipRight(countCompleted(1)),
+      Effect.zipRight(afterSettle(ctx, message)),
+      Effect.withSpan("DynamoMQ.ack", { attributes: attrs }),
+    );
+
+  const nack: Queue<A>["nack"] = (message, options) =>
+    Effect.gen(function* () {
+      const delay = yield* durationMillis("nack", "delay", options?.delay, Duration.zero);
+      const t = yield* now;
+      const error = options?.error ?? { tag: "Nack", message: "negatively acknowledged" };
+      const attempts = appendAttempt(message.attempts, {
+        at: t,
+        receive: message.receives,
+        ...error,
+      });
+      yield* fenced(
+        ctx,
+        message,
+        "nack",
+        db.update(table, keyOf(message.id), {
+          set: {
+            state: "ready",
+            gsk: indexSortKey(t + delay, message.id),
+            visibleAt: t + delay,
+            updatedAt: t,
+            attempts: attemptsItem(attempts),
+          },
+          remove: ["lease"],
+        }, { condition: leaseHeld(message) }),
+      );
+      // A grouped message stays its group's head: the group waits for it (strict order).
+      yield* afterSettle(ctx, message);
+    }).pipe(Effect.withSpan("DynamoMQ.nack", { attributes: attrs }));
+
+  const changeVisibility: Queue<A>["changeVisibility"] = (message, timeout) =>
+    Effect.gen(function* () {
+      const millis = yield* durationMillis("changeVisibility", "timeout", timeout, Duration.zero);
+      const t = yield* now;
+      const visibleAt = t + millis;
+      yield* fenced(
+        ctx,
+        message,
+        "changeVisibility",
+        db.update(table, keyOf(message.id), {
+          set: { gsk: indexSortKey(visibleAt, message.id), visibleAt, updatedAt: t },
+        }, { condition: leaseHeld(message) }),
+      );
+      if (message.group !== undefined) {
+        // The group's lease is the one other consumers respect: it moves with the message's.
+        yield* fenced(
+          ctx,
+          message,
+          "changeVisibility",
+          db.update(table, groupKey(ctx, message.group), {
+            set: { gsk: indexSortKey(visibleAt, groupEntryId(message.group)), updatedAt: t },
+          }, { condition: eq("lease", message.lease) }),
+        );
+      }
+      return visibleAt;
+    }).pipe(Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs }));
+
+  const release: Queue<A>["release"] = (message) =>
+    Effect.flatMap(now, (t) =>
+      fenced(
+        ctx,
+        message,
+        "release",
+        db.update(table, keyOf(message.id), {
+          set: { state: "ready", gsk: indexSortKey(t, message.id), visibleAt: t, updatedAt: t },
+          add: { receives: -1 },
+          remove: ["lease"],
+        }, { condition: leaseHeld(message) }),
+      )).pipe(
+        Effect.zipRight(afterSettle(ctx, message)),
+        Effect.withSpan("DynamoMQ.release", { attributes: attrs }),
+      );
+
+  const deadLetter: Queue<A>["deadLetter"] = (message, reason) =>
+    Effect.gen(function* () {
+      const t = yield* now;
+      const attempts = attemptsItem(
+        appendAttempt(message.attempts, { at: t, receive: message.receives, ...reason }),
+      );
+      if (message.group === undefined) {
+        yield* fenced(
+          ctx,
+          message,
+          "deadLetter",
+          db.update(table, keyOf(message.id), {
+            set: { ...deadFields(ctx, t, message.id, reason), attempts },
+            remove: ["lease"],
+          }, { condition: leaseHeld(message) }),
+        );
+        return;
+      }
+      const head = yield* db.get(table, keyOf(message.id));
+      if (head === undefined) {
+        return yield* new LeaseLost({
+          queue: name,
+          messageId: message.id,
+          operation: "deadLetter",
+        });
+      }
+      yield* fenced(
+        ctx,
+        message,
+        "deadLetter",
+        deadLetterGrouped(ctx, { ...head, attempts }, reason, leaseHeld(message), t),
+      );
+      yield* afterSettle(ctx, message);
+    }).pipe(Effect.withSpan("DynamoMQ.deadLetter", { attributes: attrs }));
+
+  /**
+   * Acks in TransactWriteItems of up to 100 fenced writes. A transaction is all or nothing, so a
+   * chunk that fails (a lost lease, or no transactions on this backend) is acked message by
+   * message instead, which tells each message's outcome apart.
+   */
+  const ackInTransactions = (
+    messages: ReadonlyArray<ReceivedMessage<A>>,
+  ): Effect.Effect<ReadonlyArray<Either.Either<void, LeaseLost | DynamoDBError>>> =>
+    Effect.gen(function* () {
+      const t = yield* now;
+      const results: Array<Either.Either<void, LeaseLost | DynamoDBError>> = [];
+      for (let i = 0; i < messages.length; i += MAX_TRANSACT_ITEMS) {
+        const chunk = messages.slice(i, i + MAX_TRANSACT_ITEMS);
+        const committed = yield* Effect.either(
+          db.transactWrite(chunk.map((m) => ackWrite(ctx, m, t))),
+        );
+        if (Either.isRight(committed)) {
+          yield* countCompleted(chunk.length);
+          yield* Effect.forEach(chunk, (m) => afterSettle(ctx, m), {
+            discard: true,
+            concurrency: 16,
+          });
+          results.push(...chunk.map(() => Either.void));
+        } else {
+          results.push(...(yield* each(chunk, ack)));
+        }
+      }
+      return results;
+    }).pipe(Effect.withSpan("DynamoMQ.ackBatch", { attributes: attrs }));
+
+  return {
+    ack: (message) => withCatalog(ack(message)),
+    ackBatch: (messages, options) =>
+      withCatalog(
+        options?.transaction === true ? ackInTransactions(messages) : each(messages, ack),
+      ),
+    nack,
+    nackBatch: (messages, options) => each(messages, (m) => nack(m, options)),
+    changeVisibility,
+    changeVisibilityBatch: (messages, timeout) =>
+      each(messages, (m) => changeVisibility(m, timeout)),
+    release,
+    deadLetter,
+  };
+};
