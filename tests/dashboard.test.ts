@@ -26,13 +26,19 @@ import {
   Schema,
   Scope,
 } from "effect";
-import type { Page, Request } from "playwright-core";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
 import * as Consumer from "../src/services/Consumer.ts";
 import { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
-import { type Browser, chromiumPath, hasChromium, launchBrowser } from "./_browser.ts";
+import {
+  type Browser,
+  chromiumPath,
+  hasChromium,
+  launchBrowser,
+  type Page,
+  type Request,
+} from "./_browser.ts";
 import { bestEndpoint } from "./_emulators.ts";
 
 const CI = Deno.env.get("CI") === "true";
