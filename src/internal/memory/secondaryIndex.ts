@@ -6,8 +6,10 @@
  * entry (added, moved, removed) becomes visible only after the lag, one item's changes in the
  * order they were made.
  *
- * Queries go through `changeEntry`, `visibleEntries` and `project` only, so how the entries are
- * kept (today one unordered map per index partition, sorted by each query) can change here alone.
+ * The rest of the layer reaches the entries only through `changeEntry` (writes), `visibleEntries`
+ * and `project` (queries). How they are kept — today an unordered map per index partition, which
+ * every query sorts in query.ts — is this module's business: keeping them ordered instead would
+ * touch only this module and that sort.
  *
  * @module
  */
