@@ -11,7 +11,10 @@
  * - {@linkcode Catalog}: the queues of a table and their shapes, as their handles registered them.
  * - {@linkcode PersistedQueueStore}: `@effect/experimental`'s `PersistedQueue` on DynamoDB.
  * - {@linkcode DynamoDB}: the narrow DynamoDB port; {@linkcode DynamoDBLive} implements it over
- *   the AWS SDK, and `@dynamomq/dynamomq/testing` in memory.
+ *   the AWS SDK; {@linkcode DynamoDBMetered} counts its requests and capacity.
+ *
+ * Test tools (the in-memory `DynamoDBMemory` and the fault injector `DynamoDBFaults`) are in
+ * `@dynamomq/dynamomq/testing`.
  *
  * @example
  * ```ts
@@ -39,9 +42,7 @@
 export * as Catalog from "./src/services/Catalog.ts";
 export * as Consumer from "./src/services/Consumer.ts";
 export * as DynamoDB from "./src/services/DynamoDB.ts";
-export * as DynamoDBFaults from "./src/layers/DynamoDBFaults.ts";
 export * as DynamoDBLive from "./src/layers/DynamoDBLive.ts";
-export * as DynamoDBMemory from "./src/layers/DynamoDBMemory.ts";
 export * as DynamoDBMetered from "./src/layers/DynamoDBMetered.ts";
 export * as Errors from "./src/Errors.ts";
 export * as Message from "./src/schema/Message.ts";

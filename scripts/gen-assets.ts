@@ -1,7 +1,7 @@
 /**
  * Writes `src/dashboard/assets.ts`, the module the dashboard serves its page from, out of the
  * page's sources in `src/dashboard/web/`: `index.html`, `app.js` and `app.css`, copied byte for
- * byte into three string constants. The sources are what `deno fmt`, `deno lint` and
+ * byte into three one-line string constants. The sources are what `deno fmt`, `deno lint` and
  * `deno task check` (the script is `// @ts-check` JavaScript) work on; the generated module is
  * what JSR publishes (a `.ts` file under `src/`) and what the Node build compiles, so no runtime
  * reads a file.
@@ -13,9 +13,11 @@ const ROOT = new URL("../", import.meta.url);
 export const TARGET = "src/dashboard/assets.ts";
 const SOURCES = { html: "index.html", script: "app.js", style: "app.css" } as const;
 
-/** A template literal's body that evaluates to `text` exactly. */
-const templateBody = (text: string): string =>
-  text.replaceAll("\\", "\\\\").replaceAll("`", "\\`").replaceAll("${", "\\${");
+/**
+ * A string literal that evaluates to `text` exactly: one line, so the generated module stays
+ * short however long the page grows (its sources are what people read and review).
+ */
+const literal = (text: string): string => JSON.stringify(text);
 
 /** The generated module for these three sources. */
 export const render = (sources: Readonly<Record<keyof typeof SOURCES, string>>): string =>
@@ -39,7 +41,7 @@ export const render = (sources: Readonly<Record<keyof typeof SOURCES, string>>):
  * @since 0.1.0
  * @category assets
  */
-export const html: string = \`${templateBody(sources.html)}\`;
+export const html: string = ${literal(sources.html)};
 
 /**
  * The client app (\`src/dashboard/web/app.js\`): plain browser JavaScript, no framework and no
@@ -49,7 +51,7 @@ export const html: string = \`${templateBody(sources.html)}\`;
  * @since 0.1.0
  * @category assets
  */
-export const script: string = \`${templateBody(sources.script)}\`;
+export const script: string = ${literal(sources.script)};
 
 /**
  * The stylesheet (\`src/dashboard/web/app.css\`): a light theme, system fonts, no external
@@ -58,7 +60,7 @@ export const script: string = \`${templateBody(sources.script)}\`;
  * @since 0.1.0
  * @category assets
  */
-export const style: string = \`${templateBody(sources.style)}\`;
+export const style: string = ${literal(sources.style)};
 `;
 
 const read = (file: string): Promise<string> =>

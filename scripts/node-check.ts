@@ -33,7 +33,7 @@ import { hasJava, startDynamoDBLocal } from "./_dynamoDBLocal.ts";
 const ROOT = new URL("../", import.meta.url);
 const ENTRY_POINTS: Readonly<Record<string, string>> = {
   ".": "mod.ts",
-  "./testing": "src/layers/DynamoDBMemory.ts",
+  "./testing": "testing.ts",
   "./dashboard": "src/dashboard/Dashboard.ts",
 };
 /**

@@ -9,7 +9,8 @@
  *
  * @example
  * ```ts
- * import { DynamoDB, DynamoDBFaults, DynamoDBMemory } from "@dynamomq/dynamomq";
+ * import { DynamoDB } from "@dynamomq/dynamomq";
+ * import { DynamoDBFaults, DynamoDBMemory } from "@dynamomq/dynamomq/testing";
  * import { Effect, Layer } from "effect";
  *
  * const faulty = DynamoDBFaults.layer({ seed: 42, throttle: 0.05, timeout: 0.05 }).pipe(
@@ -374,7 +375,7 @@ export const make = (inner: DynamoDB, options: FaultOptions): Effect.Effect<Faul
  *
  * @example Ten percent faults over the in-memory layer
  * ```ts
- * import { DynamoDBFaults, DynamoDBMemory } from "@dynamomq/dynamomq";
+ * import { DynamoDBFaults, DynamoDBMemory } from "@dynamomq/dynamomq/testing";
  * import { Layer } from "effect";
  *
  * const faulty = DynamoDBFaults.layer({

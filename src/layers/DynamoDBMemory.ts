@@ -13,7 +13,7 @@
  * @example
  * ```ts
  * import { DynamoDB } from "@dynamomq/dynamomq";
- * import { layerMemory } from "@dynamomq/dynamomq/testing";
+ * import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
  * import { Effect } from "effect";
  *
  * const program = Effect.gen(function* () {
@@ -25,7 +25,7 @@
  *   return yield* db.get("my-table", { pk: "a", sk: "b" });
  * });
  *
- * Effect.runPromise(program.pipe(Effect.provide(layerMemory))); // { pk: "a", sk: "b", n: 1 }
+ * Effect.runPromise(program.pipe(Effect.provide(DynamoDBMemory.layerMemory))); // { pk: "a", sk: "b", n: 1 }
  * ```
  *
  * @module
@@ -249,12 +249,12 @@ export const make: Effect.Effect<DynamoDB> = Effect.sync(() => makeService({}));
  * @example Simulate a backend without transactions
  * ```ts
  * import { DynamoDB } from "@dynamomq/dynamomq";
- * import { layerMemoryWith } from "@dynamomq/dynamomq/testing";
+ * import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
  * import { Effect } from "effect";
  *
  * const program = Effect.flatMap(DynamoDB.DynamoDB, (db) => db.transactWrite([]));
  * // fails with DynamoDBError, reason "Unsupported"
- * Effect.runPromiseExit(program.pipe(Effect.provide(layerMemoryWith({ transactions: false }))));
+ * Effect.runPromiseExit(program.pipe(Effect.provide(DynamoDBMemory.layerMemoryWith({ transactions: false }))));
  * ```
  *
  * @since 0.1.0
@@ -270,7 +270,7 @@ export const layerMemoryWith = (options: MemoryOptions): Layer.Layer<DynamoDB> =
  * @example Provide the in-memory layer in a test
  * ```ts
  * import { DynamoDB } from "@dynamomq/dynamomq";
- * import { layerMemory } from "@dynamomq/dynamomq/testing";
+ * import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
  * import { Effect } from "effect";
  *
  * const test = Effect.gen(function* () {
@@ -281,7 +281,7 @@ export const layerMemoryWith = (options: MemoryOptions): Layer.Layer<DynamoDB> =
  *   console.assert(page.items.length === 1);
  * });
  *
- * await Effect.runPromise(test.pipe(Effect.provide(layerMemory)));
+ * await Effect.runPromise(test.pipe(Effect.provide(DynamoDBMemory.layerMemory)));
  * ```
  *
  * @since 0.1.0

@@ -273,12 +273,12 @@ const failureText = (cause: Cause.Cause<unknown>): string => Cause.pretty(cause)
  * ```ts
  * import { PersistedQueue } from "@effect/experimental";
  * import { PersistedQueueStore } from "@dynamomq/dynamomq";
- * import { layerMemory } from "@dynamomq/dynamomq/testing";
+ * import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
  * import { Layer } from "effect";
  *
  * const Queues = PersistedQueue.layer.pipe(
  *   Layer.provide(PersistedQueueStore.layer({ table: "dynamomq" })),
- *   Layer.provide(layerMemory),
+ *   Layer.provide(DynamoDBMemory.layerMemory),
  * );
  * ```
  *

@@ -7,7 +7,8 @@
  *
  * @example
  * ```ts
- * import { Consumer, DynamoDBMemory, Queue, Table } from "@dynamomq/dynamomq";
+ * import { Consumer, Queue, Table } from "@dynamomq/dynamomq";
+ * import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
  * import { Effect, Schema } from "effect";
  *
  * const Order = Schema.Struct({ id: Schema.String, total: Schema.Number });
@@ -584,7 +585,8 @@ export const runBatch = <A, E, R>(
  *
  * @example Run a consumer beside the rest of an app
  * ```ts
- * import { Consumer, DynamoDBMemory, Queue } from "@dynamomq/dynamomq";
+ * import { Consumer, Queue } from "@dynamomq/dynamomq";
+ * import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
  * import { Effect, Layer, Schema } from "effect";
  *
  * const Worker = Consumer.layer(

@@ -5,7 +5,8 @@
  *
  * @example
  * ```ts
- * import { DynamoDBMemory, Queue, Table } from "@dynamomq/dynamomq";
+ * import { Queue, Table } from "@dynamomq/dynamomq";
+ * import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
  * import { Effect, Schema } from "effect";
  *
  * const Order = Schema.Struct({ id: Schema.String, total: Schema.Number });

@@ -9,7 +9,7 @@ import * as HttpServer from "@effect/platform/HttpServer";
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer";
 import { Queue, Table } from "@dynamomq/dynamomq";
 import * as Dashboard from "@dynamomq/dynamomq/dashboard";
-import { layerMemory } from "@dynamomq/dynamomq/testing";
+import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
 import { Context, Effect, Layer, Schema } from "effect";
 
 const table = "node-dashboard";
@@ -53,5 +53,5 @@ test("dashboard: Dashboard.layer on a loopback port serves the page and the API"
     assert.equal(purge.status, 403, "read-only");
     assert.equal((yield* Effect.promise(() => purge.json())).error, "ReadOnly");
   });
-  await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(layerMemory)));
+  await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(DynamoDBMemory.layerMemory)));
 });

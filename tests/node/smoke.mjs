@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as PersistedQueue from "@effect/experimental/PersistedQueue";
 import { Consumer, DynamoDBLive, PersistedQueueStore, Queue, Table } from "@dynamomq/dynamomq";
-import { layerMemory } from "@dynamomq/dynamomq/testing";
+import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
 import { Deferred, Effect, Layer, Ref, Schema } from "effect";
 
 const Order = Schema.Struct({ id: Schema.String, total: Schema.Number });
@@ -52,7 +52,7 @@ const scenario = Effect.gen(function* () {
 }).pipe(Effect.scoped);
 
 test("memory layer: send, receive, consume, shut down", async () => {
-  await Effect.runPromise(scenario.pipe(Effect.provide(layerMemory)));
+  await Effect.runPromise(scenario.pipe(Effect.provide(DynamoDBMemory.layerMemory)));
 });
 
 const endpoint = process.env.DYNAMOMQ_DDBLOCAL_ENDPOINT;
@@ -70,7 +70,7 @@ test("DynamoDB Local: send, receive, consume, shut down", {
 
 test("PersistedQueue on the DynamoDB store (memory layer): offer, take, idempotent offer", async () => {
   const Queues = PersistedQueueStore.layerFactory({ table: "node-smoke" }).pipe(
-    Layer.provideMerge(layerMemory),
+    Layer.provideMerge(DynamoDBMemory.layerMemory),
   );
   const program = Effect.gen(function* () {
     yield* Table.create("node-smoke");

@@ -3,7 +3,7 @@
 // types, not `any`. It runs nothing.
 import { Consumer, Queue, Table } from "@dynamomq/dynamomq";
 import * as Dashboard from "@dynamomq/dynamomq/dashboard";
-import { layerMemory } from "@dynamomq/dynamomq/testing";
+import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
 import { Effect, Schema } from "effect";
 
 const Order = Schema.Struct({ id: Schema.String, total: Schema.Number });
@@ -19,7 +19,7 @@ const program = Effect.gen(function* () {
 });
 
 export const id: Promise<string> = Effect.runPromise(
-  program.pipe(Effect.scoped, Effect.provide(layerMemory)),
+  program.pipe(Effect.scoped, Effect.provide(DynamoDBMemory.layerMemory)),
 );
 
 // The dashboard subpath: its options are typed (a table is required).
