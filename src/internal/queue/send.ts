@@ -45,10 +45,12 @@ import {
   groupMessageSk,
   groupPk,
   indexSortKey,
+  leaseToken,
   MESSAGE_ID,
   parseGroupedId,
   randomShard,
   readyPartition,
+  SEND_TOKEN,
   sortableId,
 } from "../keys.ts";
 import {
@@ -95,6 +97,11 @@ interface Prepared {
   /** A put that must not overwrite (an explicit id or a deduplication key). */
   readonly condition?: Condition | undefined;
   readonly deduplicated: boolean;
+  /**
+   * This send's token, stored in the item (`tok`): a retry whose condition fails on an item
+   * carrying it met this send's own applied write, not another message.
+   */
+  readonly token: string;
   /** The FIFO group: the id, key and sequence number are assigned when it is sent. */
   readonly group?: { readonly name: string; readonly home: string } | undefined;
 }
@@ -172,6 +179,7 @@ const prepare = <A>(
       ? groupedPartition(name)
       : readyPartition(name, priority, randomShard(shards));
     const trace = yield* currentTraceParent;
+    const token = leaseToken();
     const item: Record<string, Item[string]> = {
       ...ctx.keyOf(id),
       queue: name,
@@ -188,6 +196,7 @@ const prepare = <A>(
       priority,
       enc: compress ? "gzip" : "json",
       payload: compress ? yield* gzip(json) : json,
+      [SEND_TOKEN]: token,
     };
     if (trace !== undefined) item.trace = trace;
     if (group !== undefined) {
@@ -216,13 +225,19 @@ const prepare = <A>(
       item,
       condition,
       deduplicated: dedup !== undefined,
+      token,
       group: group === undefined
         ? undefined
         : { name: group, home: readyPartition(name, priority, randomShard(shards)) },
     };
   });
 
-/** Writes one prepared message with its condition; a deduplicated resend reports the original. */
+/**
+ * Writes one prepared message with its condition. A failed condition reads the item (only then):
+ * an item carrying this send's token is its own write, applied by an attempt whose response was
+ * lost (the SDK's retry then met it), and the send succeeded; otherwise a deduplicated resend
+ * reports the original and any other send is `DuplicateMessage`.
+ */
 const putPrepared = <A>(
   ctx: QueueContext<A>,
   p: Prepared,
@@ -235,19 +250,25 @@ const putPrepared = <A>(
       Effect.as<SendResult>({ id: p.id, visibleAt: p.visibleAt, duplicate: false }),
       Effect.catchTag(
         "ConditionFailed",
-        (): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> => {
-          if (!p.deduplicated) {
-            return Effect.fail(new DuplicateMessage({ queue: ctx.name, messageId: p.id }));
-          }
-          return Effect.flatMap(ctx.db.get(ctx.table, ctx.keyOf(p.id)), (item) => {
+        (): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> =>
+          Effect.flatMap(ctx.db.get(ctx.table, ctx.keyOf(p.id)), (item) => {
+            if (item !== undefined && item[SEND_TOKEN] === p.token) {
+              return Effect.succeed<SendResult>({
+                id: p.id,
+                visibleAt: p.visibleAt,
+                duplicate: false,
+              });
+            }
+            if (!p.deduplicated) {
+              return Effect.fail(new DuplicateMessage({ queue: ctx.name, messageId: p.id }));
+            }
             const s = item === undefined ? undefined : parseItem(item);
             return Effect.succeed<SendResult>({
               id: p.id,
               visibleAt: s !== undefined && Either.isRight(s) ? s.right.visibleAt : p.visibleAt,
               duplicate: true,
             });
-          });
-        },
+          }),
       ),
     );
 
