@@ -130,3 +130,60 @@ safetyTest("deduplicated send: the SDK's retry meets its own put, not a duplicat
     const again = yield* q.send({ n: 1 }, { deduplicationId: "k1" });
     assert.deepEqual(again, { ...r, duplicate: true });
   }));
+
+// ---------------------------------------------------------------------------------------------
+// sendBatch: the retry of a batch that may have applied never overwrites (defect 4)
+// ---------------------------------------------------------------------------------------------
+
+/** Waits (in real time, for live backends) until a receive returns `n` messages. */
+const receiveWhenThere = (q: Queue.Queue<Body>, n: number) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 500; i++) {
+      const r = yield* q.receive({ max: 10 });
+      if (r.messages.length > 0) {
+        assert.equal(r.messages.length, n);
+        return r.messages;
+      }
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)));
+    }
+    throw new Error("the batch never arrived");
+  });
+
+safetyTest(
+  "sendBatch: a batch applied with its response lost is retried without overwriting what a receive did",
+  ({ arm, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      // The batch applies and its response is lost; the retry (a put, today) waits for the clock,
+      // so that the messages are received and one of them nacked before it.
+      arm("batchWrite", lostAfterApplied);
+      arm("put", { _tag: "Stall", delay: "1 second" });
+      const sending = yield* Effect.fork(
+        q.sendBatch([{ body: { n: 1 } }, { body: { n: 2 } }, { body: { n: 3 } }]),
+      );
+      const received = yield* receiveWhenThere(q, 3);
+      const byN = new Map(received.map((m) => [m.body.n, m] as const));
+      yield* q.nack(byN.get(2)!, { delay: "1 hour", error: { tag: "E", message: "failed" } });
+      yield* TestClock.adjust("10 seconds");
+      const results = yield* Fiber.join(sending);
+      assert.deepEqual(
+        results.map((r) => Either.isRight(r) && !r.right.duplicate),
+        [true, true, true],
+      );
+      assert.deepEqual(
+        results.map((r) => Either.getOrThrow(r).id).toSorted(),
+        received.map((m) => m.id).toSorted(),
+      );
+      // The leases held: the in-flight messages are not receivable and their acks succeed.
+      assert.equal((yield* q.receive({ max: 10 })).messages.length, 0);
+      yield* q.ack(byN.get(1)!);
+      yield* q.ack(byN.get(3)!);
+      // The nacked message kept its history.
+      const nacked = Option.getOrThrow(yield* q.get(byN.get(2)!.id));
+      assert.equal(nacked.receives, 1);
+      assert.equal(nacked.attempts.length, 1);
+      assert.equal(nacked.state, "delayed");
+      const stats = yield* q.stats;
+      assert.equal(stats.ready + stats.inflight, 0);
+    }),
+);

@@ -4,15 +4,21 @@
  *
  * Requests:
  * - send: one PutItem, conditioned on `attribute_not_exists(pk)` — a message is never
- *   overwritten; a failed condition is `DuplicateMessage`. With a deduplication key the id is
+ *   overwritten. A failed condition costs one GetItem: an item carrying this send's token (`tok`)
+ *   is its own write, applied by an attempt whose response was lost, and the send succeeded;
+ *   anything else is `DuplicateMessage`. With a deduplication key the id is
  *   derived from the key and the condition also admits a tombstone whose window has passed
  *   (`state = done AND dedupUntil < now`); a duplicate then costs one GetItem of the original and
  *   reports its id with `duplicate: true`. A grouped send goes through `fifo.putGrouped`.
  * - sendBatch: entries with generated ids (which cannot collide, so need no condition) in
- *   unconditional BatchWriteItem puts (25 a request, four requests at a time), unprocessed
- *   entries and retryable failures tried again with jittered backoff, `BATCH_WRITE_ATTEMPTS`
- *   tries in all; every other entry as `send`, 16 at a time. Never fails as a whole: a result
- *   per entry, in order.
+ *   unconditional BatchWriteItem puts (25 a request, four requests at a time). Only entries that
+ *   were certainly not written go into another batch (unprocessed ones, a throttled request),
+ *   with jittered backoff, `BATCH_WRITE_ATTEMPTS` tries in all; the entries of a request that
+ *   may have applied (timeout, dropped connection, server error) are each retried at once as
+ *   `send` does (conditional, recognising its own write by its token), so a retry never
+ *   overwrites a message that was received meanwhile. Every other entry as `send`, 16 at a time.
+ *   Never fails as a whole: a result per entry, in order. Residual race: a message written by an
+ *   ambiguous batch, then received and acked (deleted) before the retry, is written again.
  * - transactItem: no request; the conditional put for the caller's own TransactWriteItems.
  *
  * Invariants: everything is validated and encoded before the first write (`InvalidOptions`,
@@ -272,24 +278,65 @@ const putPrepared = <A>(
       ),
     );
 
-/** BatchWriteItem of puts with generated ids, retrying unprocessed entries with jittered backoff. */
+/** A jittered backoff before the `attempt`-th try (0 waits nothing). */
+const backoff = (attempt: number): Effect.Effect<void> =>
+  attempt === 0 ? Effect.void : Effect.flatMap(
+    Random.nextRange(0, Math.min(50 * 2 ** attempt, 2_000)),
+    (millis) => Effect.sleep(Duration.millis(millis)),
+  );
+
+/**
+ * Whether a failed request may have been applied: a timeout, a dropped connection or a server
+ * error can come after DynamoDB wrote; a throttle or a rejected request never does.
+ */
+const mayHaveApplied = (e: DynamoDBError): boolean => e.retryable && e.reason !== "Throttled";
+
+/**
+ * A put that may already have applied (its batch's response was lost), tried again as a
+ * conditional single put: it never overwrites. Its own write is recognised by the send token
+ * (`putPrepared`), so a message that was received meanwhile keeps its lease and receive count.
+ */
+const conditionalRetry = <A>(
+  ctx: QueueContext<A>,
+  p: Prepared,
+): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> =>
+  Effect.gen(function* () {
+    for (let attempt = 0;; attempt++) {
+      yield* backoff(attempt);
+      const r = yield* Effect.either(putPrepared(ctx, p));
+      if (Either.isRight(r)) return r.right;
+      const e = r.left;
+      if (e._tag === "DuplicateMessage" || !e.retryable || attempt + 1 >= BATCH_WRITE_ATTEMPTS) {
+        return yield* Effect.fail(e);
+      }
+    }
+  });
+
+/**
+ * BatchWriteItem of puts with generated ids. BatchWriteItem carries no conditions, so only
+ * entries that were certainly not written go into another batch: the unprocessed ones and those
+ * of a request that failed before it applied (throttled). The entries of a request that may have
+ * applied are each tried again with `conditionalRetry`, at once.
+ */
 const batchPut = <A>(
   ctx: QueueContext<A>,
   batch: ReadonlyArray<Prepared>,
-): Effect.Effect<ReadonlyArray<Either.Either<SendResult, DynamoDBError>>> =>
+): Effect.Effect<ReadonlyArray<Either.Either<SendResult, SendError>>> =>
   Effect.gen(function* () {
-    const results = new Map<string, Either.Either<SendResult, DynamoDBError>>();
+    const results = new Map<string, Either.Either<SendResult, SendError>>();
     let pending = batch;
+    let ambiguous: ReadonlyArray<Prepared> = [];
     for (let attempt = 0; pending.length > 0 && attempt < BATCH_WRITE_ATTEMPTS; attempt++) {
-      if (attempt > 0) {
-        yield* Effect.sleep(
-          Duration.millis(yield* Random.nextRange(0, Math.min(50 * 2 ** attempt, 2_000))),
-        );
-      }
+      yield* backoff(attempt);
       const outcome = yield* Effect.either(
         ctx.db.batchWrite(ctx.table, pending.map((p) => ({ _tag: "Put" as const, item: p.item }))),
       );
       if (Either.isLeft(outcome)) {
+        if (mayHaveApplied(outcome.left)) {
+          ambiguous = pending;
+          pending = [];
+          break;
+        }
         if (outcome.left.retryable) continue;
         for (const p of pending) results.set(p.id, Either.left(outcome.left));
         pending = [];
@@ -318,6 +365,12 @@ const batchPut = <A>(
         ),
       );
     }
+    const retried = yield* Effect.forEach(
+      ambiguous,
+      (p) => Effect.either(conditionalRetry(ctx, p)),
+      { concurrency: 16 },
+    );
+    ambiguous.forEach((p, i) => results.set(p.id, retried[i]!));
     return batch.map((p) => results.get(p.id)!);
   });
 
