@@ -187,3 +187,108 @@ safetyTest(
       assert.equal(stats.ready + stats.inflight, 0);
     }),
 );
+
+// ---------------------------------------------------------------------------------------------
+// Settle: a retry that meets the settle's own applied write succeeds
+// ---------------------------------------------------------------------------------------------
+
+safetyTest(
+  "ack: the SDK's retry meets the applied delete, the ack succeeds",
+  ({ arm, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      yield* q.send({ n: 1 }, { id: "a" });
+      const m = yield* receiveOne(q);
+      arm("delete", retried);
+      yield* q.ack(m);
+      assert.ok(Option.isNone(yield* q.get("a")));
+    }),
+);
+
+safetyTest("ack within the deduplication window: the retry meets its own tombstone", (
+  { arm, makeQueue },
+) =>
+  Effect.gen(function* () {
+    const q = yield* makeQueue();
+    yield* q.send({ n: 1 }, { deduplicationId: "k" });
+    const m = yield* receiveOne(q);
+    arm("update", retried);
+    yield* q.ack(m);
+    assert.equal((yield* q.send({ n: 1 }, { deduplicationId: "k" })).duplicate, true);
+  }));
+
+safetyTest(
+  "ack: a lease taken over is still LeaseLost",
+  ({ makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      yield* q.send({ n: 1 }, { id: "a" });
+      const first = (yield* q.receive({ max: 1, visibilityTimeout: "1 second" })).messages[0]!;
+      yield* TestClock.adjust("2 seconds");
+      const second = yield* receiveOne(q);
+      const stale = yield* Effect.either(q.ack(first));
+      assert.ok(Either.isLeft(stale) && stale.left._tag === "LeaseLost");
+      yield* q.ack(second);
+      // Gone under someone else's ack: the stale holder's ack finds nothing of its own either.
+      assert.ok(Option.isNone(yield* q.get("a")));
+    }),
+);
+
+safetyTest("nack: the SDK's retry meets the applied update, the nack succeeds", (
+  { arm, makeQueue },
+) =>
+  Effect.gen(function* () {
+    const q = yield* makeQueue();
+    yield* q.send({ n: 1 }, { id: "a" });
+    const m = yield* receiveOne(q);
+    arm("update", retried);
+    yield* q.nack(m, { error: { tag: "Boom", message: "it broke" } });
+    const info = Option.getOrThrow(yield* q.get("a"));
+    assert.equal(info.state, "ready");
+    assert.deepEqual(info.attempts.map((a) => a.tag), ["Boom"]);
+    // Received again at once: the nack's retry still recognises its own attempt.
+    assert.equal((yield* receiveOne(q)).receives, 2);
+  }));
+
+safetyTest("release: the SDK's retry meets the applied update, the release succeeds", (
+  { arm, makeQueue },
+) =>
+  Effect.gen(function* () {
+    const q = yield* makeQueue();
+    yield* q.send({ n: 1 }, { id: "a" });
+    const m = yield* receiveOne(q);
+    arm("update", retried);
+    yield* q.release(m);
+    const info = Option.getOrThrow(yield* q.get("a"));
+    assert.equal(info.state, "ready");
+    assert.equal(info.receives, 0);
+  }));
+
+safetyTest("deadLetter: the SDK's retry meets the applied update, it succeeds", (
+  { arm, makeQueue },
+) =>
+  Effect.gen(function* () {
+    const q = yield* makeQueue();
+    yield* q.send({ n: 1 }, { id: "a" });
+    const m = yield* receiveOne(q);
+    arm("update", retried);
+    yield* q.deadLetter(m, { tag: "Poison", message: "cannot parse" });
+    const info = Option.getOrThrow(yield* q.get("a"));
+    assert.equal(info.state, "dead");
+    assert.equal(info.deadReason?.tag, "Poison");
+  }));
+
+safetyTest("ackBatch in a transaction: the retry of an applied transaction reports success", (
+  { arm, makeQueue },
+) =>
+  Effect.gen(function* () {
+    const q = yield* makeQueue();
+    yield* q.sendBatch([{ body: { n: 1 } }, { body: { n: 2 } }]);
+    const ms = (yield* q.receive({ max: 10 })).messages;
+    assert.equal(ms.length, 2);
+    arm("transactWrite", retried);
+    const results = yield* q.ackBatch(ms, { transaction: true });
+    assert.deepEqual(results.map(Either.isRight), [true, true]);
+    const stats = yield* q.stats;
+    assert.equal(stats.ready + stats.inflight + stats.delayed + stats.dead, 0);
+  }));
