@@ -292,3 +292,38 @@ safetyTest("ackBatch in a transaction: the retry of an applied transaction repor
     const stats = yield* q.stats;
     assert.equal(stats.ready + stats.inflight + stats.delayed + stats.dead, 0);
   }));
+
+// ---------------------------------------------------------------------------------------------
+// Size: an item keeps headroom for everything the protocol adds over its life (defect 5)
+// ---------------------------------------------------------------------------------------------
+
+safetyTest("a message that would leave no room for a lease and a history is PayloadTooLarge", (
+  { makeQueue },
+) =>
+  Effect.gen(function* () {
+    const q = yield* makeQueue({ compressAbove: false, maxReceives: 50 });
+    // Fits in 400 KB as sent, but not with what a receive, nacks and a dead-lettering add.
+    const tooBig = yield* Effect.either(q.send({ n: 1, text: "x".repeat(409_000) }));
+    assert.ok(Either.isLeft(tooBig) && tooBig.left._tag === "PayloadTooLarge", String(tooBig));
+    const { bytes, limit } = tooBig.left;
+    assert.ok(limit < 409_600 - 20_000 && bytes > limit, `${bytes} > ${limit}`);
+    // The largest message that is accepted lives its whole life: received, nacked with long
+    // failures (3-byte characters), received again, dead-lettered with a long reason.
+    const text = "x".repeat(409_000 - (bytes - limit));
+    yield* q.send({ n: 2, text }, { id: "big" });
+    const long = { tag: "€".repeat(5_000), message: "€".repeat(50_000) };
+    for (let i = 0; i < 12; i++) {
+      const m = yield* receiveOne(q);
+      yield* q.nack(m, { error: long });
+    }
+    const m = yield* receiveOne(q);
+    yield* q.deadLetter(m, long);
+    const info = Option.getOrThrow(yield* q.get("big"));
+    assert.equal(info.state, "dead");
+    assert.equal(info.attempts.length, 10);
+    assert.equal(info.attempts[0]!.tag.length, 100);
+    assert.equal(info.attempts[0]!.message.length, 500);
+    assert.equal(info.deadReason?.message.length, 500);
+    yield* q.redrive("big");
+    assert.equal((yield* receiveOne(q)).body.text?.length, text.length);
+  }));

@@ -42,9 +42,10 @@ import {
   PayloadTooLarge,
 } from "../../Errors.ts";
 import { gzip } from "../compression.ts";
-import { parseItem } from "../envelope.ts";
-import { itemSize } from "../itemSize.ts";
+import { LIFETIME_HEADROOM, parseItem } from "../envelope.ts";
+import { itemSize, utf8Length } from "../itemSize.ts";
 import {
+  deadPartition,
   GROUP_NAME,
   groupedId,
   groupedPartition,
@@ -215,9 +216,13 @@ const prepare = <A>(
       item.dedup = dedup;
       item.dedupUntil = until;
     }
+    // The item must keep room for everything the protocol may add over its life, or a receive
+    // (or a nack, or a dead-lettering) of it would fail on its size and block the queue.
     const bytes = itemSize(item);
-    if (bytes > MAX_ITEM_BYTES) {
-      return yield* new PayloadTooLarge({ queue: name, bytes, limit: MAX_ITEM_BYTES });
+    const limit = MAX_ITEM_BYTES - LIFETIME_HEADROOM -
+      Math.max(0, utf8Length(deadPartition(name)) - utf8Length(home));
+    if (bytes > limit) {
+      return yield* new PayloadTooLarge({ queue: name, bytes, limit });
     }
     const condition = dedup !== undefined
       // A tombstone whose window has passed may be replaced; anything else is a duplicate.

@@ -267,9 +267,12 @@ export const makeSettle = <A>(
   const deadLetter: Queue<A>["deadLetter"] = (message, reason) =>
     Effect.gen(function* () {
       const t = yield* now;
-      const attempts = attemptsItem(
-        appendAttempt(message.attempts, { at: t, receive: message.receives, ...reason }),
-      );
+      const appended = appendAttempt(message.attempts, {
+        at: t,
+        receive: message.receives,
+        ...reason,
+      });
+      const attempts = attemptsItem(appended);
       if (message.group === undefined) {
         // Dead, with the attempt this dead-lettering appended: it applied.
         yield* fencedOwn(
@@ -282,7 +285,7 @@ export const makeSettle = <A>(
           }, { condition: leaseHeld(message) }),
           (item) =>
             item !== undefined && item.state === "dead" &&
-            hasAttempt(item, t, message.receives, reason.tag),
+            hasAttempt(item, t, message.receives, appended.at(-1)!.tag),
         );
         return;
       }
