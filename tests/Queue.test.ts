@@ -151,7 +151,8 @@ queueTest(
       }
       // The second holder is unaffected.
       yield* q.ack(second);
-      assert.equal((yield* fail(q.ack(second)))._tag, "LeaseLost");
+      // Acking again finds the message gone: an ack that applied (its response lost) looks the same.
+      yield* q.ack(second);
     }),
 );
 
@@ -478,9 +479,9 @@ queueTest(
       const e = yield* fail(q.send({ id: "x".repeat(410 * 1024), total: 1 }));
       assert.equal(e._tag, "PayloadTooLarge");
       assert.equal((yield* q.stats).ready, 0);
-      // Just under the limit is fine.
-      yield* q.send({ id: "x".repeat(390 * 1024), total: 1 });
-      assert.equal((yield* q.receive()).messages[0]!.body.id.length, 390 * 1024);
+      // Just under the limit (400 KB less the headroom for a lease, attempts and a reason) is fine.
+      yield* q.send({ id: "x".repeat(375 * 1024), total: 1 });
+      assert.equal((yield* q.receive()).messages[0]!.body.id.length, 375 * 1024);
     }),
 );
 

@@ -68,11 +68,58 @@ export const deriveState = (
   return "ready";
 };
 
-/** Appends an attempt, keeping the most recent `MAX_ATTEMPTS_KEPT`. */
+/** The longest failure tag stored (attempts, dead-letter reason), in UTF-16 code units. */
+export const MAX_FAILURE_TAG = 100;
+/** The longest failure message stored (attempts, dead-letter reason), in UTF-16 code units. */
+export const MAX_FAILURE_MESSAGE = 500;
+
+/**
+ * A failure as stored: tag and message cut to `MAX_FAILURE_TAG` / `MAX_FAILURE_MESSAGE`, so that
+ * what the protocol adds to an item has a bound ({@linkcode LIFETIME_HEADROOM}).
+ */
+export const boundFailure = <F extends { readonly tag: string; readonly message: string }>(
+  failure: F,
+): F =>
+  failure.tag.length <= MAX_FAILURE_TAG && failure.message.length <= MAX_FAILURE_MESSAGE
+    ? failure
+    : {
+      ...failure,
+      tag: failure.tag.slice(0, MAX_FAILURE_TAG),
+      message: failure.message.length <= MAX_FAILURE_MESSAGE
+        ? failure.message
+        : `${failure.message.slice(0, MAX_FAILURE_MESSAGE - 1)}…`,
+    };
+
+// Sizes as `itemSize` counts them (a UTF-16 code unit is at most 3 UTF-8 bytes; any integer up
+// to 10^20 takes at most 12 bytes).
+const NUMBER = 12;
+const failureMap = (extra: number) =>
+  3 + extra + (1 + 3 + 3 * MAX_FAILURE_TAG) + (1 + 7 + 3 * MAX_FAILURE_MESSAGE);
+
+/**
+ * The bytes a message item may grow by over its life, beyond what it has when sent: a full
+ * attempt history (`attempts`, `MAX_ATTEMPTS_KEPT` bounded failures), a dead-letter reason
+ * (`deadReason`), a lease (`lease`), the state's longest name, and larger numbers for
+ * `receives`, `visibleAt` and `updatedAt`, plus a margin. A send refuses an item that would not
+ * fit in DynamoDB's item limit with it (the dead-letter partition key's extra length is added
+ * per queue by the sender), so no claim, nack or dead-lettering can fail on the item's size.
+ */
+export const LIFETIME_HEADROOM: number =
+  // attempts: a list of maps { at, receive, tag, message }
+  8 + 3 + MAX_ATTEMPTS_KEPT * (1 + failureMap((1 + 2 + NUMBER) + (1 + 7 + NUMBER))) +
+  // deadReason: { tag, message }
+  10 + failureMap(0) +
+  // lease: a 22-character token (64 allowed)
+  5 + 64 +
+  // state "inflight" over "ready"; receives, visibleAt, updatedAt growing
+  8 + 3 * NUMBER +
+  256;
+
+/** Appends an attempt (bounded), keeping the most recent `MAX_ATTEMPTS_KEPT`. */
 export const appendAttempt = (
   attempts: ReadonlyArray<Attempt>,
   attempt: Attempt,
-): ReadonlyArray<Attempt> => [...attempts, attempt].slice(-MAX_ATTEMPTS_KEPT);
+): ReadonlyArray<Attempt> => [...attempts, boundFailure(attempt)].slice(-MAX_ATTEMPTS_KEPT);
 
 /** The attempts as a storable list of maps. */
 export const attemptsItem = (attempts: ReadonlyArray<Attempt>): Item[string] =>

@@ -9,6 +9,11 @@ export const INDEX_NAME = "ready";
 export const MESSAGE_SK = "msg";
 /** The attribute DynamoDB's TTL reads (epoch seconds). */
 export const TTL_ATTRIBUTE = "ttl";
+/**
+ * The attribute holding the token of the send that wrote a message: a retried send that meets
+ * an item with its own token knows its first write applied. Items written before it have none.
+ */
+export const SEND_TOKEN = "tok";
 /** Non-key attributes copied into the ready index: enough for stats, listing and the claim. */
 export const INDEX_PROJECTION: ReadonlyArray<string> = ["state", "sentAt", "receives"];
 

@@ -19,7 +19,7 @@ import * as Either from "effect/Either";
 import * as ParseResult from "effect/ParseResult";
 import * as Schema from "effect/Schema";
 import type { ConditionFailed, DynamoDBError } from "../../Errors.ts";
-import { type StoredMessage, toInfo } from "../envelope.ts";
+import { boundFailure, type StoredMessage, toInfo } from "../envelope.ts";
 import { gunzip } from "../compression.ts";
 import {
   deadPartition,
@@ -150,7 +150,7 @@ export const deadFields = <A>(
   gsk: indexSortKey(at, id),
   visibleAt: at,
   updatedAt: at,
-  deadReason: { tag: reason.tag, message: reason.message },
+  deadReason: (({ tag, message }) => ({ tag, message }))(boundFailure(reason)),
 });
 
 /** A write without a condition cannot fail one. */

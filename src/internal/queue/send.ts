@@ -4,15 +4,21 @@
  *
  * Requests:
  * - send: one PutItem, conditioned on `attribute_not_exists(pk)` — a message is never
- *   overwritten; a failed condition is `DuplicateMessage`. With a deduplication key the id is
+ *   overwritten. A failed condition costs one GetItem: an item carrying this send's token (`tok`)
+ *   is its own write, applied by an attempt whose response was lost, and the send succeeded;
+ *   anything else is `DuplicateMessage`. With a deduplication key the id is
  *   derived from the key and the condition also admits a tombstone whose window has passed
  *   (`state = done AND dedupUntil < now`); a duplicate then costs one GetItem of the original and
  *   reports its id with `duplicate: true`. A grouped send goes through `fifo.putGrouped`.
  * - sendBatch: entries with generated ids (which cannot collide, so need no condition) in
- *   unconditional BatchWriteItem puts (25 a request, four requests at a time), unprocessed
- *   entries and retryable failures tried again with jittered backoff, `BATCH_WRITE_ATTEMPTS`
- *   tries in all; every other entry as `send`, 16 at a time. Never fails as a whole: a result
- *   per entry, in order.
+ *   unconditional BatchWriteItem puts (25 a request, four requests at a time). Only entries that
+ *   were certainly not written go into another batch (unprocessed ones, a throttled request),
+ *   with jittered backoff, `BATCH_WRITE_ATTEMPTS` tries in all; the entries of a request that
+ *   may have applied (timeout, dropped connection, server error) are each retried at once as
+ *   `send` does (conditional, recognising its own write by its token), so a retry never
+ *   overwrites a message that was received meanwhile. Every other entry as `send`, 16 at a time.
+ *   Never fails as a whole: a result per entry, in order. Residual race: a message written by an
+ *   ambiguous batch, then received and acked (deleted) before the retry, is written again.
  * - transactItem: no request; the conditional put for the caller's own TransactWriteItems.
  *
  * Invariants: everything is validated and encoded before the first write (`InvalidOptions`,
@@ -36,19 +42,22 @@ import {
   PayloadTooLarge,
 } from "../../Errors.ts";
 import { gzip } from "../compression.ts";
-import { parseItem } from "../envelope.ts";
-import { itemSize } from "../itemSize.ts";
+import { LIFETIME_HEADROOM, parseItem } from "../envelope.ts";
+import { itemSize, utf8Length } from "../itemSize.ts";
 import {
+  deadPartition,
   GROUP_NAME,
   groupedId,
   groupedPartition,
   groupMessageSk,
   groupPk,
   indexSortKey,
+  leaseToken,
   MESSAGE_ID,
   parseGroupedId,
   randomShard,
   readyPartition,
+  SEND_TOKEN,
   sortableId,
 } from "../keys.ts";
 import {
@@ -95,6 +104,11 @@ interface Prepared {
   /** A put that must not overwrite (an explicit id or a deduplication key). */
   readonly condition?: Condition | undefined;
   readonly deduplicated: boolean;
+  /**
+   * This send's token, stored in the item (`tok`): a retry whose condition fails on an item
+   * carrying it met this send's own applied write, not another message.
+   */
+  readonly token: string;
   /** The FIFO group: the id, key and sequence number are assigned when it is sent. */
   readonly group?: { readonly name: string; readonly home: string } | undefined;
 }
@@ -172,6 +186,7 @@ const prepare = <A>(
       ? groupedPartition(name)
       : readyPartition(name, priority, randomShard(shards));
     const trace = yield* currentTraceParent;
+    const token = leaseToken();
     const item: Record<string, Item[string]> = {
       ...ctx.keyOf(id),
       queue: name,
@@ -188,6 +203,7 @@ const prepare = <A>(
       priority,
       enc: compress ? "gzip" : "json",
       payload: compress ? yield* gzip(json) : json,
+      [SEND_TOKEN]: token,
     };
     if (trace !== undefined) item.trace = trace;
     if (group !== undefined) {
@@ -200,9 +216,13 @@ const prepare = <A>(
       item.dedup = dedup;
       item.dedupUntil = until;
     }
+    // The item must keep room for everything the protocol may add over its life, or a receive
+    // (or a nack, or a dead-lettering) of it would fail on its size and block the queue.
     const bytes = itemSize(item);
-    if (bytes > MAX_ITEM_BYTES) {
-      return yield* new PayloadTooLarge({ queue: name, bytes, limit: MAX_ITEM_BYTES });
+    const limit = MAX_ITEM_BYTES - LIFETIME_HEADROOM -
+      Math.max(0, utf8Length(deadPartition(name)) - utf8Length(home));
+    if (bytes > limit) {
+      return yield* new PayloadTooLarge({ queue: name, bytes, limit });
     }
     const condition = dedup !== undefined
       // A tombstone whose window has passed may be replaced; anything else is a duplicate.
@@ -216,13 +236,19 @@ const prepare = <A>(
       item,
       condition,
       deduplicated: dedup !== undefined,
+      token,
       group: group === undefined
         ? undefined
         : { name: group, home: readyPartition(name, priority, randomShard(shards)) },
     };
   });
 
-/** Writes one prepared message with its condition; a deduplicated resend reports the original. */
+/**
+ * Writes one prepared message with its condition. A failed condition reads the item (only then):
+ * an item carrying this send's token is its own write, applied by an attempt whose response was
+ * lost (the SDK's retry then met it), and the send succeeded; otherwise a deduplicated resend
+ * reports the original and any other send is `DuplicateMessage`.
+ */
 const putPrepared = <A>(
   ctx: QueueContext<A>,
   p: Prepared,
@@ -235,40 +261,87 @@ const putPrepared = <A>(
       Effect.as<SendResult>({ id: p.id, visibleAt: p.visibleAt, duplicate: false }),
       Effect.catchTag(
         "ConditionFailed",
-        (): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> => {
-          if (!p.deduplicated) {
-            return Effect.fail(new DuplicateMessage({ queue: ctx.name, messageId: p.id }));
-          }
-          return Effect.flatMap(ctx.db.get(ctx.table, ctx.keyOf(p.id)), (item) => {
+        (): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> =>
+          Effect.flatMap(ctx.db.get(ctx.table, ctx.keyOf(p.id)), (item) => {
+            if (item !== undefined && item[SEND_TOKEN] === p.token) {
+              return Effect.succeed<SendResult>({
+                id: p.id,
+                visibleAt: p.visibleAt,
+                duplicate: false,
+              });
+            }
+            if (!p.deduplicated) {
+              return Effect.fail(new DuplicateMessage({ queue: ctx.name, messageId: p.id }));
+            }
             const s = item === undefined ? undefined : parseItem(item);
             return Effect.succeed<SendResult>({
               id: p.id,
               visibleAt: s !== undefined && Either.isRight(s) ? s.right.visibleAt : p.visibleAt,
               duplicate: true,
             });
-          });
-        },
+          }),
       ),
     );
 
-/** BatchWriteItem of puts with generated ids, retrying unprocessed entries with jittered backoff. */
+/** A jittered backoff before the `attempt`-th try (0 waits nothing). */
+const backoff = (attempt: number): Effect.Effect<void> =>
+  attempt === 0 ? Effect.void : Effect.flatMap(
+    Random.nextRange(0, Math.min(50 * 2 ** attempt, 2_000)),
+    (millis) => Effect.sleep(Duration.millis(millis)),
+  );
+
+/**
+ * Whether a failed request may have been applied: a timeout, a dropped connection or a server
+ * error can come after DynamoDB wrote; a throttle or a rejected request never does.
+ */
+const mayHaveApplied = (e: DynamoDBError): boolean => e.retryable && e.reason !== "Throttled";
+
+/**
+ * A put that may already have applied (its batch's response was lost), tried again as a
+ * conditional single put: it never overwrites. Its own write is recognised by the send token
+ * (`putPrepared`), so a message that was received meanwhile keeps its lease and receive count.
+ */
+const conditionalRetry = <A>(
+  ctx: QueueContext<A>,
+  p: Prepared,
+): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> =>
+  Effect.gen(function* () {
+    for (let attempt = 0;; attempt++) {
+      yield* backoff(attempt);
+      const r = yield* Effect.either(putPrepared(ctx, p));
+      if (Either.isRight(r)) return r.right;
+      const e = r.left;
+      if (e._tag === "DuplicateMessage" || !e.retryable || attempt + 1 >= BATCH_WRITE_ATTEMPTS) {
+        return yield* Effect.fail(e);
+      }
+    }
+  });
+
+/**
+ * BatchWriteItem of puts with generated ids. BatchWriteItem carries no conditions, so only
+ * entries that were certainly not written go into another batch: the unprocessed ones and those
+ * of a request that failed before it applied (throttled). The entries of a request that may have
+ * applied are each tried again with `conditionalRetry`, at once.
+ */
 const batchPut = <A>(
   ctx: QueueContext<A>,
   batch: ReadonlyArray<Prepared>,
-): Effect.Effect<ReadonlyArray<Either.Either<SendResult, DynamoDBError>>> =>
+): Effect.Effect<ReadonlyArray<Either.Either<SendResult, SendError>>> =>
   Effect.gen(function* () {
-    const results = new Map<string, Either.Either<SendResult, DynamoDBError>>();
+    const results = new Map<string, Either.Either<SendResult, SendError>>();
     let pending = batch;
+    let ambiguous: ReadonlyArray<Prepared> = [];
     for (let attempt = 0; pending.length > 0 && attempt < BATCH_WRITE_ATTEMPTS; attempt++) {
-      if (attempt > 0) {
-        yield* Effect.sleep(
-          Duration.millis(yield* Random.nextRange(0, Math.min(50 * 2 ** attempt, 2_000))),
-        );
-      }
+      yield* backoff(attempt);
       const outcome = yield* Effect.either(
         ctx.db.batchWrite(ctx.table, pending.map((p) => ({ _tag: "Put" as const, item: p.item }))),
       );
       if (Either.isLeft(outcome)) {
+        if (mayHaveApplied(outcome.left)) {
+          ambiguous = pending;
+          pending = [];
+          break;
+        }
         if (outcome.left.retryable) continue;
         for (const p of pending) results.set(p.id, Either.left(outcome.left));
         pending = [];
@@ -297,6 +370,12 @@ const batchPut = <A>(
         ),
       );
     }
+    const retried = yield* Effect.forEach(
+      ambiguous,
+      (p) => Effect.either(conditionalRetry(ctx, p)),
+      { concurrency: 16 },
+    );
+    ambiguous.forEach((p, i) => results.set(p.id, retried[i]!));
     return batch.map((p) => results.get(p.id)!);
   });
 

@@ -19,8 +19,15 @@
  * - After a grouped message is settled (ack, nack, release, deadLetter), `fifo.settleGroup` hands
  *   its group back; a failure there is logged, not returned, since the settle itself worked.
  *
- * Invariants: a failed lease condition is `LeaseLost` — a worker whose lease was taken over can
- * never settle the message another holds; while no one else received it, the holder may settle
+ * A failed lease condition on a plain message costs one GetItem (only then): the settle's own
+ * write, applied by an attempt whose response was lost and met by the SDK's retry, is recognised
+ * and the settle succeeds — ack: the item is gone or is the tombstone this ack wrote; nack and
+ * deadLetter: the attempt they appended (time, receive, tag) is in the history; release: ready,
+ * due and updated at its time, the receive given back. changeVisibility's retry passes its
+ * condition anyway (the lease is unchanged).
+ *
+ * Invariants: a failed lease condition is otherwise `LeaseLost` — a worker whose lease was taken
+ * over can never settle the message another holds; while no one else received it, the holder may settle
  * it after its visibility timeout. The message is written before its group is handed back.
  *
  * @module
@@ -36,6 +43,7 @@ import {
   and,
   type Condition,
   eq,
+  type Item,
   MAX_TRANSACT_ITEMS,
   type TransactItem,
 } from "../../services/DynamoDB.ts";
@@ -56,6 +64,39 @@ const fenced = <A, X>(
     write,
     "ConditionFailed",
     () => Effect.fail(new LeaseLost({ queue: ctx.name, messageId: message.id, operation })),
+  );
+
+/**
+ * Runs a write fenced by a lease, for a message whose write this settle can recognise. A failed
+ * condition may be the settle's own write, applied by an attempt whose response was lost (the
+ * SDK's retry then met it): then one GetItem (only on this path) reads the item, and if `ours`
+ * recognises what this settle wrote, the settle succeeded. Anything else is `LeaseLost`.
+ */
+const fencedOwn = <A>(
+  ctx: QueueContext<A>,
+  message: ReceivedMessage<A>,
+  operation: string,
+  write: Effect.Effect<unknown, ConditionFailed | DynamoDBError>,
+  ours: (item: Item | undefined) => boolean,
+): Effect.Effect<void, LeaseLost | DynamoDBError> =>
+  Effect.catchTag(
+    Effect.asVoid(write),
+    "ConditionFailed",
+    () =>
+      Effect.flatMap(
+        ctx.db.get(ctx.table, ctx.keyOf(message.id)),
+        (item) =>
+          ours(item) ? Effect.void : Effect.fail(
+            new LeaseLost({ queue: ctx.name, messageId: message.id, operation }),
+          ),
+      ),
+  );
+
+/** Whether the attempt history holds the attempt this settle appended at `t`. */
+const hasAttempt = (item: Item, t: number, receive: number, tag: string): boolean =>
+  Array.isArray(item.attempts) &&
+  (item.attempts as ReadonlyArray<Item>).some((a) =>
+    a.at === t && a.receive === receive && a.tag === tag
   );
 
 /** The fence of every settle: this receive's lease, on a message still in flight. */
@@ -137,7 +178,10 @@ export const makeSettle = <A>(
       const write = w._tag === "Update"
         ? db.update(w.table, w.key, w.update, { condition: w.condition })
         : db.delete(w.table, w.key, { condition: w.condition });
-      return fenced(ctx, message, "ack", write);
+      if (message.group !== undefined) return fenced(ctx, message, "ack", write);
+      // Gone, or the tombstone this ack wrote: the ack applied.
+      return fencedOwn(ctx, message, "ack", write, (item) =>
+        item === undefined || (item.state === "done" && item.updatedAt === t));
     }).pipe(
       Effect.zipRight(countCompleted(1)),
       Effect.zipRight(afterSettle(ctx, message)),
@@ -154,21 +198,22 @@ export const makeSettle = <A>(
         receive: message.receives,
         ...error,
       });
-      yield* fenced(
-        ctx,
-        message,
-        "nack",
-        db.update(table, keyOf(message.id), {
-          set: {
-            state: "ready",
-            gsk: indexSortKey(t + delay, message.id),
-            visibleAt: t + delay,
-            updatedAt: t,
-            attempts: attemptsItem(attempts),
-          },
-          remove: ["lease"],
-        }, { condition: leaseHeld(message) }),
-      );
+      const write = db.update(table, keyOf(message.id), {
+        set: {
+          state: "ready",
+          gsk: indexSortKey(t + delay, message.id),
+          visibleAt: t + delay,
+          updatedAt: t,
+          attempts: attemptsItem(attempts),
+        },
+        remove: ["lease"],
+      }, { condition: leaseHeld(message) });
+      yield* message.group !== undefined
+        ? fenced(ctx, message, "nack", write)
+        // The attempt this nack appended is there: the nack applied (even if the message was
+        // received again since).
+        : fencedOwn(ctx, message, "nack", write, (item) =>
+          item !== undefined && hasAttempt(item, t, message.receives, attempts.at(-1)!.tag));
       // A grouped message stays its group's head: the group waits for it (strict order).
       yield* afterSettle(ctx, message);
     }).pipe(Effect.withSpan("DynamoMQ.nack", { attributes: attrs }));
@@ -201,29 +246,36 @@ export const makeSettle = <A>(
     }).pipe(Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs }));
 
   const release: Queue<A>["release"] = (message) =>
-    Effect.flatMap(now, (t) =>
-      fenced(
-        ctx,
-        message,
-        "release",
-        db.update(table, keyOf(message.id), {
-          set: { state: "ready", gsk: indexSortKey(t, message.id), visibleAt: t, updatedAt: t },
-          add: { receives: -1 },
-          remove: ["lease"],
-        }, { condition: leaseHeld(message) }),
-      )).pipe(
-        Effect.zipRight(afterSettle(ctx, message)),
-        Effect.withSpan("DynamoMQ.release", { attributes: attrs }),
-      );
+    Effect.flatMap(now, (t) => {
+      const write = db.update(table, keyOf(message.id), {
+        set: { state: "ready", gsk: indexSortKey(t, message.id), visibleAt: t, updatedAt: t },
+        add: { receives: -1 },
+        remove: ["lease"],
+      }, { condition: leaseHeld(message) });
+      return message.group !== undefined
+        ? fenced(ctx, message, "release", write)
+        // Ready, due now, its receive given back, at this release's time: the release applied.
+        : fencedOwn(ctx, message, "release", write, (item) =>
+          item !== undefined && item.state === "ready" && item.lease === undefined &&
+          item.updatedAt === t && item.visibleAt === t &&
+          item.receives === message.receives - 1);
+    }).pipe(
+      Effect.zipRight(afterSettle(ctx, message)),
+      Effect.withSpan("DynamoMQ.release", { attributes: attrs }),
+    );
 
   const deadLetter: Queue<A>["deadLetter"] = (message, reason) =>
     Effect.gen(function* () {
       const t = yield* now;
-      const attempts = attemptsItem(
-        appendAttempt(message.attempts, { at: t, receive: message.receives, ...reason }),
-      );
+      const appended = appendAttempt(message.attempts, {
+        at: t,
+        receive: message.receives,
+        ...reason,
+      });
+      const attempts = attemptsItem(appended);
       if (message.group === undefined) {
-        yield* fenced(
+        // Dead, with the attempt this dead-lettering appended: it applied.
+        yield* fencedOwn(
           ctx,
           message,
           "deadLetter",
@@ -231,6 +283,9 @@ export const makeSettle = <A>(
             set: { ...deadFields(ctx, t, message.id, reason), attempts },
             remove: ["lease"],
           }, { condition: leaseHeld(message) }),
+          (item) =>
+            item !== undefined && item.state === "dead" &&
+            hasAttempt(item, t, message.receives, appended.at(-1)!.tag),
         );
         return;
       }
