@@ -129,7 +129,7 @@ class Rejection {
 }
 
 class ConditionFalse {
-  constructor(readonly table: string, readonly key: Key) {}
+  constructor(readonly table: string, readonly key: Key, readonly item?: Item | undefined) {}
 }
 
 const invalid = (detail: string): never => {
@@ -166,7 +166,14 @@ const attemptWrite = <A>(
       return Effect.succeed(body());
     } catch (e) {
       if (e instanceof ConditionFalse) {
-        return Effect.fail(new ConditionFailed({ table: e.table, operation, key: e.key }));
+        return Effect.fail(
+          new ConditionFailed({
+            table: e.table,
+            operation,
+            key: e.key,
+            ...(e.item === undefined ? {} : { item: e.item }),
+          }),
+        );
       }
       if (e instanceof Rejection) {
         return Effect.fail(
@@ -1249,7 +1256,15 @@ const makeService = (options: MemoryOptions): DynamoDB => {
           const target = checkKey(state, key);
           checkUpdateAgainst(state, target, checked);
           const current = read(state, target);
-          if (!holds(condition, current)) throw new ConditionFalse(table, target.key);
+          if (!holds(condition, current)) {
+            throw new ConditionFalse(
+              table,
+              target.key,
+              options?.itemOnConditionFailure === true && current !== undefined
+                ? copyItemOut(current)
+                : undefined,
+            );
+          }
           const next = updated(state, target, current, checked);
           write(state, target, next);
           return copyItemOut(next);
