@@ -6,8 +6,9 @@
  * the chosen call.
  */
 import assert from "node:assert/strict";
-import { Effect, Either, Fiber, Layer, Schema, type Scope, TestClock } from "effect";
+import { Effect, Either, Fiber, Layer, Option, Schema, type Scope, TestClock } from "effect";
 import * as DynamoDBFaults from "../../src/layers/DynamoDBFaults.ts";
+import * as Consumer from "../../src/services/Consumer.ts";
 import { DynamoDB, type Operation } from "../../src/services/DynamoDB.ts";
 import * as Queue from "../../src/services/Queue.ts";
 import * as Table from "../../src/services/Table.ts";
@@ -240,5 +241,37 @@ safetyTest(
       const dead = last.deadLettered.filter((e) => e._tag === "MaxReceivesExceeded").length;
       assert.ok(dead === 0 || delivered >= 2, `dead-lettered after ${delivered} deliveries`);
       assert.equal(delivered, 2);
+    }),
+);
+
+const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((r) => setTimeout(r, ms)));
+
+// Defect 7: a claim whose request never returns held the shutdown forever (the receive was
+// uninterruptible). The shutdown now interrupts it; nothing it may have claimed stays in flight.
+safetyTest(
+  "a consumer stops while a claim request stalls",
+  (operation, call) =>
+    operation === "update" && call === 0 ? { _tag: "Stall", delay: "1 hour" } : undefined,
+  ({ makeQueue, plan }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      yield* sendN(q, 1);
+      plan.armed = true;
+      const consumer = yield* Consumer.run(q, () => Effect.void, { shutdownTimeout: "5 seconds" });
+      while (plan.hit === 0) yield* realSleep(5);
+      const stopping = yield* Effect.fork(consumer.stop);
+      let stopped = false;
+      for (let i = 0; i < 300 && !stopped; i++) {
+        stopped = Option.isSome(yield* Fiber.poll(stopping));
+        if (!stopped) yield* realSleep(10);
+      }
+      plan.armed = false;
+      if (!stopped) yield* TestClock.adjust("2 hours"); // unblock, so the test can end
+      yield* Fiber.join(stopping);
+      assert.ok(stopped, "the consumer did not stop while its claim stalled");
+      const stats = yield* q.stats;
+      assert.equal(stats.inflight, 0);
+      assert.equal(stats.ready + stats.delayed, 1);
+      for (const [, m] of yield* receivesByBody(q)) assert.equal(m.receives, 0);
     }),
 );
