@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Effect, Either, Fiber, Layer, Option, Schema, type Scope, TestClock } from "effect";
+import { indexSortKey, readyPartition } from "../../src/internal/keys.ts";
 import * as DynamoDBFaults from "../../src/layers/DynamoDBFaults.ts";
 import * as Consumer from "../../src/services/Consumer.ts";
 import { DynamoDB, type Operation } from "../../src/services/DynamoDB.ts";
@@ -273,5 +274,45 @@ safetyTest(
       assert.equal(stats.inflight, 0);
       assert.equal(stats.ready + stats.delayed, 1);
       for (const [, m] of yield* receivesByBody(q)) assert.equal(m.receives, 0);
+    }),
+);
+
+// Defect 10: foreign items in a ready partition (another sort key, a forged group state) were
+// never quarantined: they counted as ready forever and every receive paged past them.
+safetyTest(
+  "foreign index entries are dead-lettered on their own key; real messages are untouched",
+  () => undefined,
+  ({ db, table, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      yield* sendN(q, 1);
+      const due = T0 - 1000;
+      const entry = (pk: string, sk: string, state: string) => ({
+        pk,
+        sk,
+        state,
+        gpk: readyPartition("jobs", 0, 0),
+        gsk: indexSortKey(due, pk),
+        receives: 0,
+        sentAt: due,
+      });
+      yield* db.put(table, entry("jobs#x1", "other", "ready"));
+      yield* db.put(table, entry("jobs#x2", "msg", "group"));
+      yield* db.put(table, entry("jobs#g#grp", "other", "group"));
+      const r = yield* q.receive({ max: 10 });
+      assert.equal(r.messages.length, 1);
+      assert.deepEqual(r.deadLettered.map((e) => e._tag).sort(), [
+        "UndecodableMessage",
+        "UndecodableMessage",
+        "UndecodableMessage",
+      ]);
+      const stats = yield* q.stats;
+      assert.deepEqual([stats.ready, stats.inflight, stats.dead], [0, 1, 3]);
+      yield* q.ack(r.messages[0]!);
+      const again = yield* q.receive({ max: 10 });
+      assert.deepEqual([again.messages.length, again.deadLettered.length], [0, 0]);
+      // Quarantined on their own keys: nothing was created next to them.
+      assert.equal(yield* db.get(table, { pk: "jobs#x1", sk: "msg" }), undefined);
+      assert.equal((yield* db.get(table, { pk: "jobs#x2", sk: "msg" }))?.state, "dead");
     }),
 );

@@ -40,6 +40,8 @@ import {
 } from "../../Errors.ts";
 import { parseItem } from "../envelope.ts";
 import {
+  GROUP_NAME,
+  GROUP_SK,
   groupPk,
   INDEX_NAME,
   indexSortKey,
@@ -142,6 +144,27 @@ const releaseHeld = <A>(ctx: QueueContext<A>, held: Set<Hold>): Effect.Effect<vo
     ));
 
 /**
+ * Why an index entry of a ready partition is not one this library wrote, or `undefined` when it
+ * is: a message (`<queue>#<id>`, sort key `msg`, not in state `group`) or a group
+ * (`<queue>#g#<group>`, sort key `group`, state `group`).
+ */
+const foreignReason = <A>(ctx: QueueContext<A>, candidate: Item): string | undefined => {
+  const { pk, sk, state } = candidate;
+  if (typeof pk !== "string" || typeof sk !== "string") return "its key is not a string";
+  const groupPrefix = groupPk(ctx.name, "");
+  if (state === "group") {
+    return sk === GROUP_SK && pk.startsWith(groupPrefix) &&
+        GROUP_NAME.test(pk.slice(groupPrefix.length))
+      ? undefined
+      : `state "group" on an item that is not a group (key ${pk} / ${sk})`;
+  }
+  return sk === MESSAGE_SK && pk.startsWith(`${ctx.name}#`) &&
+      !pk.slice(ctx.name.length + 1).includes("#")
+    ? undefined
+    : `an index entry with an unknown key (${pk} / ${sk})`;
+};
+
+/**
  * Claims one candidate read from the index: a single conditional update, conditioned on the
  * index key and receive count just read (they change on every claim, so they act as the
  * version). A lost race is not an error: the caller moves on to the next candidate.
@@ -168,10 +191,28 @@ const claim = <A>(
     eq("gsk", candidate.gsk as string),
     candidate.receives === undefined ? notExists("receives") : eq("receives", candidate.receives),
   );
+  const id = pk.slice(name.length + 1);
+  const foreign = foreignReason(ctx, candidate);
+  if (foreign !== undefined) {
+    // Not an entry this library wrote (another sort key, a forged group state): dead-lettered
+    // on its own key, conditioned on exactly what was read, so it stops counting as ready and
+    // every receive stops paging past it. A real message or group never has such a key.
+    const error = new UndecodableMessage({
+      queue: name,
+      messageId: id,
+      detail: `not a DynamoMQ message: ${foreign}`,
+    });
+    return db.update(table, { pk, sk: candidate.sk as string }, {
+      set: deadFields(ctx, t, id, { tag: error._tag, message: error.detail }),
+      remove: ["lease"],
+    }, { condition: and(exists("pk"), version) }).pipe(
+      Effect.as<Claimed<A>>({ deadLettered: [error] }),
+      Effect.catchTag("ConditionFailed", () => Effect.succeed(lost)),
+    );
+  }
   if (candidate.state === "group") {
     return claimGroup(ctx, pk.slice(groupPk(name, "").length), version, t, visibility);
   }
-  const id = pk.slice(name.length + 1);
   const key = { pk, sk: MESSAGE_SK };
   if (typeof candidate.receives !== "number") {
     // Not an item this library wrote (its receive count could not even be counted up):
