@@ -431,7 +431,6 @@ export const makeReceive = <A>(
           Duration.zero,
         );
       if (visibility < 1) return yield* invalid("receive", "visibilityTimeout", "must be positive");
-      const t = yield* now;
       const messages: Array<ReceivedMessage<A>> = [];
       const deadLettered: Array<MaxReceivesExceeded | UndecodableMessage> = [];
       let failure: DynamoDBError | undefined = undefined;
@@ -444,6 +443,9 @@ export const makeReceive = <A>(
       for (const partition of order) {
         let startKey: Key | undefined = undefined;
         while (messages.length < max) {
+          // Times are read afresh for every request: a receive can take a while (retries,
+          // read-backs), and a lease computed from its start could already be over on arrival.
+          const t = yield* now;
           // Read a few more candidates than needed: some will be lost to other consumers.
           const read = yield* Effect.either(db.query(table, {
             index: INDEX_NAME,
@@ -466,13 +468,14 @@ export const makeReceive = <A>(
           // receives oldest first.
           while (candidates.length > 0 && messages.length < max) {
             const wave = candidates.slice(0, max - messages.length);
+            const tc = yield* now;
             candidates = candidates.slice(wave.length);
             // Each claim stands alone: one failing (throttled, say) must not throw away the
             // messages the others claimed, which would then sit in flight with no holder.
             const outcomes = yield* Effect.forEach(
               wave,
               (c) =>
-                Effect.either(claim(ctx, c, t, visibility, held)),
+                Effect.either(claim(ctx, c, tc, visibility, held)),
               { concurrency: "unbounded" },
             );
             for (const o of outcomes) {
