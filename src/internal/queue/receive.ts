@@ -33,7 +33,6 @@ import * as Either from "effect/Either";
 import * as Exit from "effect/Exit";
 import * as Random from "effect/Random";
 import {
-  type ConditionFailed,
   type DynamoDBError,
   MaxReceivesExceeded,
   UndecodableMessage,
