@@ -32,11 +32,7 @@ import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
 import * as Exit from "effect/Exit";
 import * as Random from "effect/Random";
-import {
-  type DynamoDBError,
-  MaxReceivesExceeded,
-  UndecodableMessage,
-} from "../../Errors.ts";
+import { type DynamoDBError, MaxReceivesExceeded, UndecodableMessage } from "../../Errors.ts";
 import { parseItem } from "../envelope.ts";
 import {
   GROUP_NAME,
