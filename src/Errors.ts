@@ -53,6 +53,11 @@ export interface ConditionFailedFields {
   readonly operation: string;
   /** The key of the item whose condition failed, when known. */
   readonly key?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The item as it was when the condition failed, when the request asked for it (`update`'s
+   * `itemOnConditionFailure`) and the backend returned it.
+   */
+  readonly item?: Readonly<Record<string, unknown>> | undefined;
   /** The underlying SDK error, if any. */
   readonly cause?: unknown;
 }

@@ -145,7 +145,16 @@ const makeService = (options: MemoryOptions): DynamoDB => {
           const target = checkKey(state, key);
           checkUpdateAgainst(state, target, checked);
           const current = read(state, target);
-          if (!holds(condition, current)) throw new ConditionFalse(table, target.key);
+          if (!holds(condition, current)) {
+            // ReturnValuesOnConditionCheckFailure: ALL_OLD, when asked for.
+            throw new ConditionFalse(
+              table,
+              target.key,
+              options?.itemOnConditionFailure === true && current !== undefined
+                ? copyItemOut(current)
+                : undefined,
+            );
+          }
           const next = updated(state, target, current, checked);
           write(state, target, next);
           return copyItemOut(next);

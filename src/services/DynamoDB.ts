@@ -391,12 +391,20 @@ export interface DynamoDB {
     item: Item,
     options?: { readonly condition?: Condition | undefined },
   ) => Effect.Effect<void, ConditionFailed | DynamoDBError>;
-  /** `UpdateItem` (creating the item if it does not exist); returns the whole new item. */
+  /**
+   * `UpdateItem` (creating the item if it does not exist); returns the whole new item. With
+   * `itemOnConditionFailure`, a failed condition carries the item as it is in the table
+   * (`ConditionFailed.item`, DynamoDB's `ReturnValuesOnConditionCheckFailure: ALL_OLD`) when the
+   * backend supports it; absent when there is no item or the backend does not return it.
+   */
   readonly update: (
     table: string,
     key: Key,
     update: Update,
-    options?: { readonly condition?: Condition | undefined },
+    options?: {
+      readonly condition?: Condition | undefined;
+      readonly itemOnConditionFailure?: boolean | undefined;
+    },
   ) => Effect.Effect<Item, ConditionFailed | DynamoDBError>;
   /** `DeleteItem`; returns the deleted item, or `undefined` when there was none. */
   readonly delete: (

@@ -270,7 +270,6 @@ export const consumer = (ctx: Ctx, name: string, q: Queue.Queue<Body>): Actor =>
               "stranded-claim",
               `${thread} receive claimed ${claim.k} (call ${call} succeeded) but did not hand it out` +
                 (result !== undefined && Either.isLeft(result) ? " (the receive failed)" : ""),
-              "3",
             );
           }
         }

@@ -50,7 +50,6 @@ export type InvariantName =
 export const knownDefects: { readonly [id: string]: string } = {
   "1": "two concurrent dead-letterings of one grouped message can delete it",
   "2": "a stale group holder (expired group lease) can claim the group's in-flight head",
-  "3": "a failed query in the middle of a receive strands what was already claimed",
   "4":
     "residual race of sendBatch's conditional retry: a message written by a BatchWriteItem whose response was lost, then received and acked (deleted) before the retry, is written again",
   "6": "redrive/dead-letter of a grouped message are two writes: between them it is live and dead",

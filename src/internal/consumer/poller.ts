@@ -2,11 +2,13 @@
  * The poller: claims messages for idle handler slots and hands them to handler calls.
  *
  * Invariants: it claims only for idle capacity (it waits on the `capacity` latch, and asks for
- * at most the free slots), so no message waits in a buffer while its lease runs out. One receive
- * and the hand-over of its messages are uninterruptible as a whole: a message claimed in
- * DynamoDB always gets a handler call that will settle it, or is released (when the intake
- * closed while the receive was in flight). Receive errors never end the loop: it backs off,
- * reports `PollFailed`, and polls again. It runs outside the caller's span.
+ * at most the free slots), so no message waits in a buffer while its lease runs out. The receive
+ * itself is interruptible, so a shutdown never waits on a request that does not return: an
+ * interrupted receive releases (uncounted) every claim it may hold. Once it has returned, the
+ * hand-over of its messages is uninterruptible: a message claimed in DynamoDB always gets a
+ * handler call that will settle it, or is released (when the intake closed while the receive was
+ * in flight). Receive errors never end the loop: it backs off, reports `PollFailed`, and polls
+ * again. It runs outside the caller's span.
  *
  * Queue calls: `receive` (a query of the ready index, then one conditional claim per message;
  * messages at `maxReceives` or undecodable are dead-lettered by it), and `release` through
@@ -40,74 +42,76 @@ const CLAIMED: PollResult = { _tag: "Claimed" };
 const EMPTY: PollResult = { _tag: "Empty" };
 
 /**
- * One receive and the hand-over of its messages to handler calls, uninterruptible as a whole:
- * interrupting the poller waits for this to finish.
+ * One receive and the hand-over of its messages to handler calls. The receive is interruptible
+ * (it then releases what it claimed); the hand-over is not: interrupting the poller waits for it.
  */
 const claimOnce = <A, X, E, R>(
   env: Env<A, E>,
   shape: Shape<A, X, E, R>,
   max: number,
 ): Effect.Effect<PollResult, never, R> =>
-  Effect.gen(function* () {
-    const { name, metrics, emit, settings } = env;
-    const result = yield* Effect.either(
-      env.queue.receive(
-        settings.visibilityOverride === undefined
-          ? { max }
-          : { max, visibilityTimeout: settings.visibilityOverride },
-      ),
-    );
-    if (Either.isLeft(result)) return { _tag: "Failed", error: result.left } as const;
-    const { messages, deadLettered } = result.right;
-    for (const error of deadLettered) {
-      yield* Metric.increment(metrics.deadLettered);
-      yield* emit({
-        _tag: "DeadLettered",
-        queue: name,
-        messageId: error.messageId,
-        atReceive: true,
-        reason: { tag: error._tag, message: error.message },
-      });
-      yield* Effect.logWarning(
-        `message ${error.messageId} moved to the dead-letter queue at receive: ${error._tag}`,
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      const { name, metrics, emit, settings } = env;
+      const result = yield* Effect.either(
+        restore(env.queue.receive(
+          settings.visibilityOverride === undefined
+            ? { max }
+            : { max, visibilityTimeout: settings.visibilityOverride },
+        )),
       );
-    }
-    if (messages.length === 0) return deadLettered.length === 0 ? EMPTY : CLAIMED;
-    const now = yield* Clock.currentTimeMillis;
-    for (const message of messages) {
-      const lagMillis = Math.max(0, now - message.sentAt);
-      yield* Metric.increment(metrics.received);
-      yield* Metric.update(metrics.queueLag, lagMillis);
-      yield* emit({
-        _tag: "Received",
-        queue: name,
-        messageId: message.id,
-        receives: message.receives,
-        lagMillis,
-      });
-    }
-    if (env.state.intake === "closed") {
-      // Stop was requested while this receive was in flight: hand the messages straight back
-      // (receive not counted) instead of starting work the shutdown would interrupt.
-      yield* Effect.forEach(
-        messages,
-        (message) => settle(env, { message, lost: undefined }, RELEASE, 0),
-        { concurrency: "unbounded", discard: true },
-      );
+      if (Either.isLeft(result)) return { _tag: "Failed", error: result.left } as const;
+      const { messages, deadLettered } = result.right;
+      for (const error of deadLettered) {
+        yield* Metric.increment(metrics.deadLettered);
+        yield* emit({
+          _tag: "DeadLettered",
+          queue: name,
+          messageId: error.messageId,
+          atReceive: true,
+          reason: { tag: error._tag, message: error.message },
+        });
+        yield* Effect.logWarning(
+          `message ${error.messageId} moved to the dead-letter queue at receive: ${error._tag}`,
+        );
+      }
+      if (messages.length === 0) return deadLettered.length === 0 ? EMPTY : CLAIMED;
+      const now = yield* Clock.currentTimeMillis;
+      for (const message of messages) {
+        const lagMillis = Math.max(0, now - message.sentAt);
+        yield* Metric.increment(metrics.received);
+        yield* Metric.update(metrics.queueLag, lagMillis);
+        yield* emit({
+          _tag: "Received",
+          queue: name,
+          messageId: message.id,
+          receives: message.receives,
+          lagMillis,
+        });
+      }
+      if (env.state.intake === "closed") {
+        // Stop was requested while this receive was in flight: hand the messages straight back
+        // (receive not counted) instead of starting work the shutdown would interrupt.
+        yield* Effect.forEach(
+          messages,
+          (message) => settle(env, { message, lost: undefined }, RELEASE, 0),
+          { concurrency: "unbounded", discard: true },
+        );
+        return CLAIMED;
+      }
+      const groups = settings.batchSize === undefined ? messages.map((m) => [m]) : [messages];
+      for (const group of groups) {
+        takeSlot(env, group.length);
+        yield* FiberSet.run(
+          env.calls,
+          call(env, shape, group).pipe(
+            Effect.ensuring(Effect.sync(() => freeSlot(env, group.length))),
+          ),
+        );
+      }
       return CLAIMED;
-    }
-    const groups = settings.batchSize === undefined ? messages.map((m) => [m]) : [messages];
-    for (const group of groups) {
-      takeSlot(env, group.length);
-      yield* FiberSet.run(
-        env.calls,
-        call(env, shape, group).pipe(
-          Effect.ensuring(Effect.sync(() => freeSlot(env, group.length))),
-        ),
-      );
-    }
-    return CLAIMED;
-  }).pipe(Effect.uninterruptible);
+    })
+  );
 
 const pollLoop = <A, X, E, R>(
   env: Env<A, E>,

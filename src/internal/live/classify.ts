@@ -158,8 +158,39 @@ export const classifyWrite = (operation: string, table: string, key: Key | undef
   e: unknown,
 ): ConditionFailed | DynamoDBError =>
   stringField(e, "name") === "ConditionalCheckFailedException"
-    ? new ConditionFailed({ table, operation, key, cause: e })
+    ? new ConditionFailed({ table, operation, key, item: oldItemOf(e), cause: e })
     : classify(operation, e);
+
+/**
+ * The item a failed condition returned (`ReturnValuesOnConditionCheckFailure: ALL_OLD`). The
+ * document client does not translate it: it arrives as wire attribute values.
+ */
+const oldItemOf = (e: unknown): Readonly<Record<string, unknown>> | undefined => {
+  const item = typeof e === "object" && e !== null ? (e as { Item?: unknown }).Item : undefined;
+  if (typeof item !== "object" || item === null) return undefined;
+  return Object.fromEntries(
+    Object.entries(item as Record<string, unknown>).map(([k, v]) => [k, wireValue(v)]),
+  );
+};
+
+const wireValue = (v: unknown): unknown => {
+  const w = (typeof v === "object" && v !== null ? v : {}) as Record<string, unknown>;
+  if ("S" in w) return w.S;
+  if ("N" in w) return Number(w.N);
+  if ("BOOL" in w) return w.BOOL;
+  if ("NULL" in w) return null;
+  if ("B" in w) return w.B;
+  if ("L" in w && Array.isArray(w.L)) return w.L.map(wireValue);
+  if ("M" in w && typeof w.M === "object" && w.M !== null) {
+    return Object.fromEntries(
+      Object.entries(w.M as Record<string, unknown>).map(([k, x]) => [k, wireValue(x)]),
+    );
+  }
+  if ("SS" in w) return w.SS;
+  if ("NS" in w && Array.isArray(w.NS)) return w.NS.map(Number);
+  if ("BS" in w) return w.BS;
+  return v;
+};
 
 const transactTarget = (item: TransactItem): Key | undefined =>
   item._tag === "Put" ? undefined : item.key;

@@ -151,6 +151,9 @@ export const makeService = (
                   TableName: table,
                   Key: key,
                   ReturnValues: "ALL_NEW",
+                  ...(options?.itemOnConditionFailure === true
+                    ? { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const }
+                    : {}),
                   ...expressions,
                 }),
                 { abortSignal },

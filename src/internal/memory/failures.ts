@@ -9,7 +9,7 @@
  */
 import * as Effect from "effect/Effect";
 import { ConditionFailed, DynamoDBError, type DynamoDBErrorReason } from "../../Errors.ts";
-import type { Key } from "../../services/DynamoDB.ts";
+import type { Item, Key } from "../../services/DynamoDB.ts";
 
 /** A request DynamoDB refuses: a `DynamoDBError` of this reason once it leaves the step. */
 export class Rejection {
@@ -18,7 +18,7 @@ export class Rejection {
 
 /** A condition that did not hold on this item: a `ConditionFailed` once it leaves the step. */
 export class ConditionFalse {
-  constructor(readonly table: string, readonly key: Key) {}
+  constructor(readonly table: string, readonly key: Key, readonly item?: Item | undefined) {}
 }
 
 /** Refuses the request as DynamoDB's `ValidationException` would, with its message. */
@@ -57,7 +57,14 @@ export const attemptWrite = <A>(
       return Effect.succeed(body());
     } catch (e) {
       if (e instanceof ConditionFalse) {
-        return Effect.fail(new ConditionFailed({ table: e.table, operation, key: e.key }));
+        return Effect.fail(
+          new ConditionFailed({
+            table: e.table,
+            operation,
+            key: e.key,
+            ...(e.item === undefined ? {} : { item: e.item }),
+          }),
+        );
       }
       if (e instanceof Rejection) {
         return Effect.fail(

@@ -30,15 +30,13 @@
 import * as Duration from "effect/Duration";
 import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
+import * as Exit from "effect/Exit";
 import * as Random from "effect/Random";
-import {
-  type ConditionFailed,
-  type DynamoDBError,
-  MaxReceivesExceeded,
-  UndecodableMessage,
-} from "../../Errors.ts";
+import { type DynamoDBError, MaxReceivesExceeded, UndecodableMessage } from "../../Errors.ts";
 import { parseItem } from "../envelope.ts";
 import {
+  GROUP_NAME,
+  GROUP_SK,
   groupPk,
   INDEX_NAME,
   indexSortKey,
@@ -110,15 +108,74 @@ const decodeClaimed = <A>(
   });
 
 /**
+ * A claim this receive may have applied and not yet handed over: released (uncounted) if the
+ * receive does not complete, whatever stopped it.
+ */
+interface Hold {
+  readonly key: Key;
+  readonly id: string;
+  readonly lease: string;
+}
+
+/**
+ * Hands a message claimed under `lease` back: visible now, the receive not counted. Conditioned
+ * on the lease, so it undoes exactly this receive's claim, or nothing (a claim that never
+ * applied, or was taken over since).
+ */
+const releaseClaim = <A>(ctx: QueueContext<A>, hold: Hold, t: number) =>
+  ctx.db.update(ctx.table, hold.key, {
+    set: { state: "ready", gsk: indexSortKey(t, hold.id), visibleAt: t, updatedAt: t },
+    add: { receives: -1 },
+    remove: ["lease"],
+  }, { condition: eq("lease", hold.lease) });
+
+/** Releases every claim still held, best effort: each is conditioned on its own lease. */
+const releaseHeld = <A>(ctx: QueueContext<A>, held: Set<Hold>): Effect.Effect<void> =>
+  Effect.flatMap(ctx.now, (t) =>
+    Effect.forEach(
+      Array.from(held),
+      (hold) => Effect.ignore(releaseClaim(ctx, hold, t)),
+      { concurrency: "unbounded", discard: true },
+    ));
+
+/**
+ * Why an index entry of a ready partition is not one this library wrote, or `undefined` when it
+ * is: a message (`<queue>#<id>`, sort key `msg`, not in state `group`) or a group
+ * (`<queue>#g#<group>`, sort key `group`, state `group`).
+ */
+const foreignReason = <A>(ctx: QueueContext<A>, candidate: Item): string | undefined => {
+  const { pk, sk, state } = candidate;
+  if (typeof pk !== "string" || typeof sk !== "string") return "its key is not a string";
+  const groupPrefix = groupPk(ctx.name, "");
+  if (state === "group") {
+    return sk === GROUP_SK && pk.startsWith(groupPrefix) &&
+        GROUP_NAME.test(pk.slice(groupPrefix.length))
+      ? undefined
+      : `state "group" on an item that is not a group (key ${pk} / ${sk})`;
+  }
+  return sk === MESSAGE_SK && pk.startsWith(`${ctx.name}#`) &&
+      !pk.slice(ctx.name.length + 1).includes("#")
+    ? undefined
+    : `an index entry with an unknown key (${pk} / ${sk})`;
+};
+
+/**
  * Claims one candidate read from the index: a single conditional update, conditioned on the
  * index key and receive count just read (they change on every claim, so they act as the
  * version). A lost race is not an error: the caller moves on to the next candidate.
+ *
+ * A claim whose outcome is unknown is recognised by its lease token, which this receive chose:
+ * a `ConditionFailed` carries the item as it is (ALL_OLD; a retry of our own applied write fails
+ * its condition), and after a retryable error one consistent read tells. A claim that cannot be
+ * confirmed either way is released uncounted (conditioned on the lease). Claims are registered
+ * in `held` while they may hold a message.
  */
 const claim = <A>(
   ctx: QueueContext<A>,
   candidate: Item,
   t: number,
   visibility: number,
+  held: Set<Hold>,
 ): Effect.Effect<Claimed<A>, DynamoDBError> => {
   const { db, table, name } = ctx;
   const { maxReceives } = ctx.settings;
@@ -129,10 +186,28 @@ const claim = <A>(
     eq("gsk", candidate.gsk as string),
     candidate.receives === undefined ? notExists("receives") : eq("receives", candidate.receives),
   );
+  const id = pk.slice(name.length + 1);
+  const foreign = foreignReason(ctx, candidate);
+  if (foreign !== undefined) {
+    // Not an entry this library wrote (another sort key, a forged group state): dead-lettered
+    // on its own key, conditioned on exactly what was read, so it stops counting as ready and
+    // every receive stops paging past it. A real message or group never has such a key.
+    const error = new UndecodableMessage({
+      queue: name,
+      messageId: id,
+      detail: `not a DynamoMQ message: ${foreign}`,
+    });
+    return db.update(table, { pk, sk: candidate.sk as string }, {
+      set: deadFields(ctx, t, id, { tag: error._tag, message: error.detail }),
+      remove: ["lease"],
+    }, { condition: and(exists("pk"), version) }).pipe(
+      Effect.as<Claimed<A>>({ deadLettered: [error] }),
+      Effect.catchTag("ConditionFailed", () => Effect.succeed(lost)),
+    );
+  }
   if (candidate.state === "group") {
     return claimGroup(ctx, pk.slice(groupPk(name, "").length), version, t, visibility);
   }
-  const id = pk.slice(name.length + 1);
   const key = { pk, sk: MESSAGE_SK };
   if (typeof candidate.receives !== "number") {
     // Not an item this library wrote (its receive count could not even be counted up):
@@ -161,27 +236,63 @@ const claim = <A>(
     );
   }
   const lease = leaseToken();
+  const hold: Hold = { key, id, lease };
   const visibleAt = t + visibility;
-  return db.update(table, key, {
-    set: { state: "inflight", lease, gsk: indexSortKey(visibleAt, id), visibleAt, updatedAt: t },
-    add: { receives: 1 },
-  }, { condition: version }).pipe(
-    Effect.flatMap((item) =>
-      Effect.flatMap(
-        decodeClaimed(ctx, item, id, lease),
-        Either.match({
-          onRight: (message): Effect.Effect<Claimed<A>, ConditionFailed | DynamoDBError> =>
-            Effect.succeed({ message, deadLettered: [] }),
-          // Quarantined under the new lease, so a poison item never reaches a handler.
-          onLeft: (error) =>
-            db.update(table, key, {
-              set: deadFields(ctx, t, id, { tag: error._tag, message: error.detail }),
-              remove: ["lease"],
-            }, { condition: eq("lease", lease) }).pipe(Effect.as({ deadLettered: [error] })),
-        }),
-      )
-    ),
-    Effect.catchTag("ConditionFailed", () => Effect.succeed(lost)),
+  const ours = (item: unknown): item is Item =>
+    typeof item === "object" && item !== null && (item as Item).lease === lease;
+  const notOurs = Effect.sync((): Claimed<A> => {
+    held.delete(hold);
+    return lost;
+  });
+  const deliver = (item: Item): Effect.Effect<Claimed<A>, DynamoDBError> =>
+    Effect.flatMap(
+      decodeClaimed(ctx, item, id, lease),
+      Either.match({
+        onRight: (message): Effect.Effect<Claimed<A>, DynamoDBError> =>
+          Effect.succeed({ message, deadLettered: [] }),
+        // Quarantined under the new lease, so a poison item never reaches a handler.
+        onLeft: (error) =>
+          db.update(table, key, {
+            set: deadFields(ctx, t, id, { tag: error._tag, message: error.detail }),
+            remove: ["lease"],
+          }, { condition: eq("lease", lease) }).pipe(
+            Effect.zipRight(notOurs),
+            Effect.as<Claimed<A>>({ deadLettered: [error] }),
+            Effect.catchTag("ConditionFailed", () => notOurs),
+          ),
+      }),
+    );
+  // The outcome of the claim is unknown (a retryable error: it may have applied, its response
+  // lost): one consistent read tells; if even that fails, release it uncounted.
+  const recognise = (error: DynamoDBError): Effect.Effect<Claimed<A>, DynamoDBError> =>
+    Effect.flatMap(Effect.either(db.get(table, key)), (read) => {
+      if (Either.isRight(read)) {
+        return ours(read.right) ? deliver(read.right) : Effect.zipRight(notOurs, error);
+      }
+      return releaseClaim(ctx, hold, t).pipe(
+        Effect.zipRight(notOurs),
+        Effect.catchTag("ConditionFailed", () => notOurs),
+        Effect.ignore,
+        Effect.zipRight(error),
+      );
+    });
+  return Effect.suspend(() => {
+    held.add(hold);
+    return db.update(table, key, {
+      set: { state: "inflight", lease, gsk: indexSortKey(visibleAt, id), visibleAt, updatedAt: t },
+      add: { receives: 1 },
+    }, { condition: version, itemOnConditionFailure: true });
+  }).pipe(
+    Effect.matchEffect({
+      onSuccess: deliver,
+      onFailure: (e): Effect.Effect<Claimed<A>, DynamoDBError> =>
+        e._tag === "ConditionFailed"
+          // A retry of our own applied claim fails its condition: the item shows our lease.
+          ? (ours(e.item) ? deliver(e.item) : notOurs)
+          : e.retryable
+          ? recognise(e)
+          : Effect.zipRight(notOurs, e),
+    }),
   );
 };
 
@@ -288,6 +399,22 @@ export const makeReceive = <A>(
     });
 
   const receive: Queue<A>["receive"] = (options) =>
+    Effect.suspend(() => {
+      // Claims that may hold a message and were not handed over: a receive that does not
+      // complete (interrupted, or a defect) releases them uncounted; nothing claimed is dropped.
+      const held = new Set<Hold>();
+      return receiveWith(options, held).pipe(
+        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : releaseHeld(ctx, held)),
+      );
+    }).pipe(
+      Effect.withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }),
+      withCatalog,
+    );
+
+  const receiveWith = (
+    options: Parameters<Queue<A>["receive"]>[0],
+    held: Set<Hold>,
+  ) =>
     Effect.gen(function* () {
       const max = yield* integerIn("receive", "max", options?.max, 1, 1, 100);
       const visibility = options?.visibilityTimeout === undefined
@@ -299,7 +426,6 @@ export const makeReceive = <A>(
           Duration.zero,
         );
       if (visibility < 1) return yield* invalid("receive", "visibilityTimeout", "must be positive");
-      const t = yield* now;
       const messages: Array<ReceivedMessage<A>> = [];
       const deadLettered: Array<MaxReceivesExceeded | UndecodableMessage> = [];
       let failure: DynamoDBError | undefined = undefined;
@@ -312,8 +438,11 @@ export const makeReceive = <A>(
       for (const partition of order) {
         let startKey: Key | undefined = undefined;
         while (messages.length < max) {
+          // Times are read afresh for every request: a receive can take a while (retries,
+          // read-backs), and a lease computed from its start could already be over on arrival.
+          const t = yield* now;
           // Read a few more candidates than needed: some will be lost to other consumers.
-          const page: QueryPage = yield* db.query(table, {
+          const read = yield* Effect.either(db.query(table, {
             index: INDEX_NAME,
             partition: { attribute: "gpk", value: partition },
             sort: {
@@ -322,19 +451,26 @@ export const makeReceive = <A>(
             },
             limit: Math.min((max - messages.length) * 2 + 4, 200),
             startKey,
-          });
+          }));
+          if (Either.isLeft(read)) {
+            // What was claimed from earlier pages is handed over, never dropped.
+            failure ??= read.left;
+            break;
+          }
+          const page: QueryPage = read.right;
           let candidates = page.items;
           // Claim in waves of the number still wanted, in index order, so a lone consumer
           // receives oldest first.
           while (candidates.length > 0 && messages.length < max) {
             const wave = candidates.slice(0, max - messages.length);
+            const tc = yield* now;
             candidates = candidates.slice(wave.length);
             // Each claim stands alone: one failing (throttled, say) must not throw away the
             // messages the others claimed, which would then sit in flight with no holder.
             const outcomes = yield* Effect.forEach(
               wave,
               (c) =>
-                Effect.either(claim(ctx, c, t, visibility)),
+                Effect.either(claim(ctx, c, tc, visibility, held)),
               { concurrency: "unbounded" },
             );
             for (const o of outcomes) {
@@ -347,22 +483,19 @@ export const makeReceive = <A>(
             }
           }
           startKey = page.lastKey;
-          if (startKey === undefined) {
+          if (startKey === undefined || failure !== undefined) {
             break;
           }
         }
-        // After a failed claim, hand over what was claimed rather than read further.
+        // After a failed request, hand over what was claimed rather than read further.
         if (messages.length >= max || failure !== undefined) break;
       }
-      // A failed claim is reported only when there is nothing else to hand over.
+      // A failed request is reported only when there is nothing else to hand over.
       if (failure !== undefined && messages.length === 0 && deadLettered.length === 0) {
         return yield* failure;
       }
       return { messages, deadLettered };
-    }).pipe(
-      Effect.withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }),
-      withCatalog,
-    );
+    });
 
   return { receive };
 };
