@@ -38,6 +38,7 @@ import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import type { ReceivedMessage } from "../src/schema/Message.ts";
 import { runLiveWith, runWith } from "./_effect.ts";
+import { hangGuard } from "./_timing.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 const TABLE = "reliability";
@@ -518,8 +519,8 @@ const soak = (config: SoakConfig): Promise<void> => {
             sent += chunk.length;
           }
         }));
-        // Wait (bounded) until every message was acked.
-        const deadline = Date.now() + 20 * 60_000;
+        // Wait until every message was acked, bounded by a hang guard (tests/_timing.ts).
+        const deadline = Date.now() + hangGuard(10 * 60_000);
         let ticks = 0;
         while (truth.acks.size < SOAK_MESSAGES) {
           if (Date.now() > deadline) {
@@ -1299,7 +1300,9 @@ Deno.test("security: credentials are never logged, nor put in error messages", a
       const events = yield* consumer.subscribe;
       let failures = 0;
       while (failures < 3) {
-        const event = yield* EffectQueue.take(events).pipe(Effect.timeout("30 seconds"));
+        const event = yield* EffectQueue.take(events).pipe(
+          Effect.timeout(Duration.millis(hangGuard(30_000))),
+        );
         if (event._tag === "PollFailed") failures++;
       }
       yield* consumer.stop;
