@@ -4,6 +4,7 @@
  * launch gets a fresh profile directory, removed again on close, so runs share no state.
  */
 import { type BrowserContext, chromium } from "playwright-core";
+import { hangGuard } from "./_timing.ts";
 
 /** The Chromium executable: `DYNAMOMQ_CHROMIUM`, else Debian's package. */
 export const chromiumPath = (): string => {
@@ -56,6 +57,8 @@ export const launchBrowser = async (): Promise<Browser> => {
       // Fixed, so relative times and the screenshot look the same on every machine.
       locale: "en-US",
       timezoneId: "UTC",
+      // Playwright's 180 s default, as a scaled hang guard (tests/_timing.ts).
+      timeout: hangGuard(90_000),
     });
   } catch (e) {
     await Deno.remove(profile, { recursive: true }).catch(() => {});
