@@ -11,8 +11,8 @@
  *
  * Environment: `DYNAMOMQ_BACKENDS=memory,dynalite` limits the backends (emulators not listed are
  * not started); `DYNAMOMQ_DYNALITE_ENDPOINT` / `DYNAMOMQ_DDBLOCAL_ENDPOINT`, if already set, point
- * at emulators you run yourself; `DYNAMOMQ_TEST_TIMEOUT_S` (default 600 × the time scale: 1200
- * idle, 2400 under CI or load) stops a hung run; `DYNAMOMQ_TIME_SCALE` stretches every real-time
+ * at emulators you run yourself; `DYNAMOMQ_TEST_TIMEOUT_S` (default 900 × the time scale: 1800
+ * idle, 3600 under CI or load) stops a hung run; `DYNAMOMQ_TIME_SCALE` stretches every real-time
  * hang guard of the tests (see tests/_timing.ts; decided once here and passed to every test file,
  * so they all agree). Extra arguments go to `deno test`, e.g.
  * `deno task test tests/DynamoDB.test.ts` or `deno task test --filter "dynalite:"`.
@@ -22,7 +22,7 @@ import { hangGuard, TIME_SCALE } from "../tests/_timing.ts";
 import { hasJava, startDynamoDBLocal, waitReady } from "./_dynamoDBLocal.ts";
 
 const TEST_TIMEOUT_S = Number(Deno.env.get("DYNAMOMQ_TEST_TIMEOUT_S") ?? "") ||
-  hangGuard(600_000) / 1000;
+  hangGuard(900_000) / 1000;
 
 const log = (line: string) => console.error(`[test] ${line}`);
 
