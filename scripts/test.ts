@@ -11,13 +11,18 @@
  *
  * Environment: `DYNAMOMQ_BACKENDS=memory,dynalite` limits the backends (emulators not listed are
  * not started); `DYNAMOMQ_DYNALITE_ENDPOINT` / `DYNAMOMQ_DDBLOCAL_ENDPOINT`, if already set, point
- * at emulators you run yourself; `DYNAMOMQ_TEST_TIMEOUT_S` (default 1200) stops a hung run. Extra arguments go to `deno test`, e.g.
+ * at emulators you run yourself; `DYNAMOMQ_TEST_TIMEOUT_S` (default 900 × the time scale: 1800
+ * idle, 3600 under CI or load) stops a hung run; `DYNAMOMQ_TIME_SCALE` stretches every real-time
+ * hang guard of the tests (see tests/_timing.ts; decided once here and passed to every test file,
+ * so they all agree). Extra arguments go to `deno test`, e.g.
  * `deno task test tests/DynamoDB.test.ts` or `deno task test --filter "dynalite:"`.
  */
 import { type BackendName, selectedBackends, startDynalite } from "../tests/_emulators.ts";
+import { hangGuard, TIME_SCALE } from "../tests/_timing.ts";
 import { hasJava, startDynamoDBLocal, waitReady } from "./_dynamoDBLocal.ts";
 
-const TEST_TIMEOUT_S = Number(Deno.env.get("DYNAMOMQ_TEST_TIMEOUT_S") ?? "") || 1200;
+const TEST_TIMEOUT_S = Number(Deno.env.get("DYNAMOMQ_TEST_TIMEOUT_S") ?? "") ||
+  hangGuard(900_000) / 1000;
 
 const log = (line: string) => console.error(`[test] ${line}`);
 
@@ -130,7 +135,8 @@ const main = async (): Promise<number> => {
     console.log("0 passed, 1 failed");
     return 2;
   }
-  const env: Record<string, string> = {};
+  // One scale for every test file, whatever the load when each of them starts.
+  const env: Record<string, string> = { DYNAMOMQ_TIME_SCALE: String(TIME_SCALE) };
 
   if (selected.has("dynalite") && !Deno.env.get("DYNAMOMQ_DYNALITE_ENDPOINT")) {
     const t = performance.now();
@@ -169,6 +175,7 @@ const main = async (): Promise<number> => {
 
   const args = await testArgs(Deno.args);
   log(`emulators up in ${seconds(started)}; running deno test -A --parallel ${args.join(" ")}`);
+  log(`time scale ${TIME_SCALE} (DYNAMOMQ_TIME_SCALE); the run stops after ${TEST_TIMEOUT_S} s`);
   const testsStarted = performance.now();
   const { code, output } = await runDenoTest(args, env);
   log(`deno test exited with ${code} after ${seconds(testsStarted)}`);

@@ -570,7 +570,9 @@ Deno.test("live: a request without an answer times out, aborted, as a retryable 
     assert.equal(failure.reason, "Transport", Deno.inspect(failure));
     assert.equal(failure.retryable, true);
     assert.match(failure.message, /no response within 300ms \(requestTimeout\)/);
-    assert.ok(elapsed >= 290 && elapsed < 5_000, `took ${elapsed} ms`);
+    // Not sooner than the timeout. No upper bound: a busy machine may take long to get there,
+    // and the message above already says that the 300 ms timeout, not the default, fired.
+    assert.ok(elapsed >= 290, `took ${elapsed} ms`);
     assert.ok(connections.length >= 1, "the request reached the server");
   } finally {
     listener.close();

@@ -12,7 +12,7 @@ import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import type { ReceivedMessage } from "../src/schema/Message.ts";
 import * as Consumer from "../src/services/Consumer.ts";
-import { runLiveWith, runWith } from "./_effect.ts";
+import { runWith } from "./_effect.ts";
 import { type Order, Order as OrderSchema, queueTest, T0 } from "./_queue.ts";
 import { seededRandom } from "../src/internal/seededRandom.ts";
 
@@ -432,9 +432,12 @@ Deno.test("memory: FIFO model test over randomized interleavings", async () => {
 });
 
 Deno.test("memory: Consumer over FIFO groups keeps each group in order under concurrency, retrying in place", () =>
-  runLiveWith(
+  // On the TestClock, driven in small steps until all 40 are handled: a count of steps, not real
+  // time, bounds the wait, so a busy machine cannot fail it.
+  runWith(
     layerMemory,
     Effect.gen(function* () {
+      yield* TestClock.setTime(T0);
       yield* Table.create("fifo-consumer");
       const q = yield* Queue.make({ table: "fifo-consumer", name: "c", schema: OrderSchema });
       const groups = ["a", "b", "c", "d"];
@@ -458,9 +461,11 @@ Deno.test("memory: Consumer over FIFO groups keeps each group in order under con
           }
           handled.get(m.group!)!.push(m.body.total);
         }), { concurrency: 8, poll: { min: "1 millis", max: "20 millis" } });
-      for (let i = 0; i < 1000 && [...handled.values()].flat().length < 40; i++) {
-        yield* Effect.sleep("10 millis");
+      const handledCount = () => [...handled.values()].flat().length;
+      for (let step = 0; step < 100_000 && handledCount() < 40; step++) {
+        yield* TestClock.adjust("1 millis");
       }
+      assert.equal(handledCount(), 40, `handled: ${JSON.stringify([...handled])}`);
       assert.equal(overlaps, 0);
       assert.ok(maxParallel > 1, "groups run in parallel");
       for (const g of groups) assert.deepEqual(handled.get(g), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], g);

@@ -9,6 +9,7 @@
  * it stays in deno.lock (and a cold `deno task` still downloads its 14 MB).
  */
 import { type BrowserContext, chromium } from "npm:playwright-core@1.64.1";
+import { hangGuard } from "./_timing.ts";
 
 export type { Page, Request } from "npm:playwright-core@1.64.1";
 
@@ -63,6 +64,8 @@ export const launchBrowser = async (): Promise<Browser> => {
       // Fixed, so relative times and the screenshot look the same on every machine.
       locale: "en-US",
       timezoneId: "UTC",
+      // Playwright's 180 s default, as a scaled hang guard (tests/_timing.ts).
+      timeout: hangGuard(90_000),
     });
   } catch (e) {
     await Deno.remove(profile, { recursive: true }).catch(() => {});

@@ -6,7 +6,8 @@
  * - `{"e":"ready"}` once the consumer runs;
  * - `{"e":"start"|"end"|"interrupted","id":…,"r":receives}` around each handler call (`end` is
  *   written when the handler succeeds, before the ack; `interrupted` when the shutdown interrupts
- *   it);
+ *   it); `start` also carries `"v"`, the message's `visibleAt` as claimed (when its lease ran
+ *   out, unless extended);
  * - `{"e":"acked","pk":…}` when an ack (the conditional delete of the message item, key `pk`) has
  *   succeeded — observed on the `DynamoDB` service itself, so no event can be missed;
  * - `{"e":"stopped"}` when the consumer has shut down.
@@ -14,7 +15,8 @@
  * Every line carries `pid` and `t` (epoch ms). The endpoint comes from `AWS_ENDPOINT_URL_DYNAMODB`.
  *
  * Flags: `--table`, `--queue`, `--out`, `--concurrency N`, `--visibility-ms N`, `--handler-ms N`,
- * `--shutdown-ms N`.
+ * `--shutdown-ms N`, `--hang-after N` (the handler calls after the first N never end: a test can
+ * then kill the worker mid-handler without racing the handler's end).
  */
 import { parseArgs } from "node:util";
 import { Effect, Layer, Queue, Schema } from "effect";
@@ -35,6 +37,7 @@ const { values: flags } = parseArgs({
     "visibility-ms": { type: "string", default: "2000" },
     "handler-ms": { type: "string", default: "5" },
     "shutdown-ms": { type: "string", default: "5000" },
+    "hang-after": { type: "string" },
   },
 });
 if (flags.table === undefined || flags.queue === undefined || flags.out === undefined) {
@@ -59,6 +62,8 @@ const record = (fields: Record<string, unknown>): Effect.Effect<void> =>
 
 const program = Effect.gen(function* () {
   const visibility = `${Number(flags["visibility-ms"])} millis` as const;
+  const hangAfter = flags["hang-after"] === undefined ? Infinity : Number(flags["hang-after"]);
+  let calls = 0;
   const queue = yield* MQ.make({
     table: flags.table!,
     name: flags.queue!,
@@ -69,7 +74,8 @@ const program = Effect.gen(function* () {
     queue,
     (message) =>
       Effect.gen(function* () {
-        yield* record({ e: "start", id: message.id, r: message.receives });
+        yield* record({ e: "start", id: message.id, r: message.receives, v: message.visibleAt });
+        if (++calls > hangAfter) yield* Effect.never;
         yield* Effect.sleep(`${Number(flags["handler-ms"])} millis`);
         yield* record({ e: "end", id: message.id, r: message.receives });
       }).pipe(

@@ -14,6 +14,8 @@ export interface Rec {
   readonly pk?: string;
   /** The receive count. */
   readonly r?: number;
+  /** On `start`: the message's `visibleAt` (epoch ms) as claimed. */
+  readonly v?: number;
 }
 
 /** Reads a record file; a missing file is empty and a torn last line (SIGKILL) is skipped. */
@@ -60,6 +62,8 @@ export const startWorker = (
     readonly visibilityMs: number;
     readonly handlerMs: number;
     readonly shutdownMs: number;
+    /** The handler calls after the first `hangAfter` never end. */
+    readonly hangAfter?: number;
   },
 ): Worker => {
   const out = `${dir}/${name}.jsonl`;
@@ -82,6 +86,7 @@ export const startWorker = (
       String(options.handlerMs),
       "--shutdown-ms",
       String(options.shutdownMs),
+      ...(options.hangAfter === undefined ? [] : ["--hang-after", String(options.hangAfter)]),
     ],
     env: { AWS_ENDPOINT_URL_DYNAMODB: options.endpoint, NO_COLOR: "1" },
     stdin: "null",

@@ -8,10 +8,11 @@ import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import assert from "node:assert/strict";
 import { freePort, hasJava } from "../scripts/_dynamoDBLocal.ts";
 import { selectedBackends } from "./_emulators.ts";
+import { hangGuard } from "./_timing.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-// A loaded machine may take a while to start a JVM.
-const START_TIMEOUT_MS = 150_000;
+// A loaded machine may take a while to start a JVM: a hang guard, scaled (tests/_timing.ts).
+const START_TIMEOUT_MS = hangGuard(75_000);
 
 const runs = selectedBackends().has("dynamodb-local") && await hasJava();
 

@@ -9,6 +9,9 @@
  * The HTTP app and produce/consume use the shared dynalite of `deno task test`
  * (`DYNAMOMQ_DYNALITE_ENDPOINT`) when set; the demo always runs as on a fresh machine, on its own
  * embedded dynalite with no endpoint configured.
+ *
+ * Every wait is a hang guard scaled by `DYNAMOMQ_TIME_SCALE` (`tests/_timing.ts`): a busy machine
+ * makes them slower, never fails them.
  */
 import assert from "node:assert/strict";
 import { Effect, Schema } from "effect";
@@ -16,20 +19,15 @@ import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
 import { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
 import { startDynalite } from "./_emulators.ts";
+import { hangGuard, waitUntil } from "./_timing.ts";
 
 const dynalite = Deno.env.get("DYNAMOMQ_DYNALITE_ENDPOINT") || undefined;
+/** The longest a wait may take on an idle machine; `hangGuard` scales it. */
 const WAIT_MS = 30_000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` every 50 ms until it returns true; fails after `ms` with `what`. */
-const waitFor = async (what: string, check: () => boolean | Promise<boolean>, ms = WAIT_MS) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
-};
+/** Polls `check` every 50 ms until it returns true; fails (hang guard) after `WAIT_MS`. */
+const waitFor = (what: string, check: () => boolean | Promise<boolean>) =>
+  waitUntil(what, check, { ms: WAIT_MS, intervalMs: 50 });
 
 /** A subprocess whose stdout and stderr are collected as they come. */
 interface Proc {
@@ -61,7 +59,10 @@ const spawn = (args: ReadonlyArray<string>, env: Record<string, string>): Proc =
   };
 };
 
-/** Waits for the process to exit, killing it after `ms`. */
+/**
+ * Waits for the process to exit, killing it after `ms` on an idle machine (scaled by
+ * `hangGuard`): a hang then shows as a failed exit status.
+ */
 const finish = async (proc: Proc, ms = WAIT_MS) => {
   const timer = setTimeout(() => {
     try {
@@ -69,7 +70,7 @@ const finish = async (proc: Proc, ms = WAIT_MS) => {
     } catch {
       // Already gone.
     }
-  }, ms);
+  }, hangGuard(ms));
   try {
     return await proc.done;
   } finally {
