@@ -5,6 +5,7 @@
  * `-inMemory -sharedDb`, and a readiness probe that waits for ListTables.
  */
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { hangGuard } from "../tests/_timing.ts";
 
 /** A small heap, the serial GC and C1-only JIT: ready about a second sooner, enough for tests. */
 export const TEST_JVM_FLAGS: ReadonlyArray<string> = [
@@ -13,7 +14,8 @@ export const TEST_JVM_FLAGS: ReadonlyArray<string> = [
   "-XX:TieredStopAtLevel=1",
 ];
 
-const READY_TIMEOUT_MS = 60_000;
+/** How long the JVM may take to answer: a hang guard, scaled on a loaded machine (tests/_timing.ts). */
+const READY_TIMEOUT_MS = hangGuard(60_000);
 
 /** A loopback port that was free a moment ago. */
 export const freePort = (): number => {
