@@ -304,7 +304,11 @@ export interface ListPage<A> {
  * @category models
  */
 export interface QueueStats {
-  /** Receivable now. */
+  /**
+   * Receivable now. A FIFO group's messages waiting behind its head are counted here too: they
+   * are due, and only the group's order holds them back (the head a consumer holds is
+   * `inflight`). So `ready` is the backlog due now, grouped or not.
+   */
   readonly ready: number;
   /** Ready, but receivable only later. */
   readonly delayed: number;

@@ -156,6 +156,26 @@ queueTest(
     }),
 );
 
+queueTest(
+  "list gives up on keys DynamoDB never processes, after a bound",
+  (ctx) =>
+    Effect.gen(function* () {
+      const real = yield* ctx.makeQueue();
+      yield* real.send({ id: "a", total: 1 });
+      let gets = 0;
+      const stuck = yield* queueOver(ctx, (db) => ({
+        ...db,
+        batchGet: (_table, keys) => Effect.sync(() => (gets++, { items: [], unprocessed: keys })),
+      }));
+      const fiber = yield* Effect.fork(Effect.flip(stuck.list({ state: "ready" })));
+      for (let i = 0; i < 20; i++) yield* TestClock.adjust("5 seconds");
+      const error = yield* Fiber.join(fiber);
+      assert.ok(error instanceof DynamoDBError, String(error));
+      assert.match(error.message, /1 keys left unprocessed after 8 attempts/);
+      assert.equal(gets, 8);
+    }),
+);
+
 // --- defect 11: input validation -------------------------------------------------------------------
 
 queueTest(

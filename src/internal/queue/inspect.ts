@@ -17,9 +17,11 @@
  *
  * @module
  */
+import * as Duration from "effect/Duration";
 import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
 import * as Option from "effect/Option";
+import * as Random from "effect/Random";
 import { DynamoDBError, type InvalidOptions, MessageNotFound } from "../../Errors.ts";
 import { parseItem, type StoredMessage } from "../envelope.ts";
 import {
@@ -77,6 +79,9 @@ export const locate = <A>(
     return yield* notFound(ctx, id);
   });
 
+/** The most BatchGetItem requests for one chunk of 100 keys. */
+const BATCH_GET_ATTEMPTS = 8;
+
 /** Reads whole items for index entries, in the order of the entries (BatchGetItem, ≤ 100 a call). */
 export const fetchItems = <A>(
   ctx: QueueContext<A>,
@@ -91,9 +96,26 @@ export const fetchItems = <A>(
         pk: e.pk as string,
         sk: e.sk as string,
       }));
-      while (keys.length > 0) {
+      // Unprocessed keys are read again: at once after a call that read something (a full 16 MB
+      // response), with jittered backoff after one that read nothing, and at most
+      // BATCH_GET_ATTEMPTS calls in a row that read nothing.
+      for (let idle = 0; keys.length > 0;) {
+        if (idle >= BATCH_GET_ATTEMPTS) {
+          return yield* new DynamoDBError({
+            operation: "batchGet",
+            reason: "Throttled",
+            retryable: true,
+            detail: `${keys.length} keys left unprocessed after ${BATCH_GET_ATTEMPTS} attempts`,
+          });
+        }
+        if (idle > 0) {
+          yield* Effect.sleep(
+            Duration.millis(yield* Random.nextRange(0, Math.min(50 * 2 ** idle, 2_000))),
+          );
+        }
         const result = yield* db.batchGet(table, keys);
         for (const item of result.items) byKey.set(keyString(item), item);
+        idle = result.unprocessed.length < keys.length ? 0 : idle + 1;
         keys = result.unprocessed;
       }
     }
