@@ -8,7 +8,7 @@
  * - purge's batch deletes retry a bounded number of times and say what was left.
  */
 import assert from "node:assert/strict";
-import { Duration, Effect, Fiber, Option, TestClock } from "effect";
+import { type Duration, Effect, Fiber, Option, TestClock } from "effect";
 import * as Consumer from "../../src/services/Consumer.ts";
 import { DynamoDBError, InvalidOptions } from "../../src/Errors.ts";
 import { DynamoDB, type Key } from "../../src/services/DynamoDB.ts";
