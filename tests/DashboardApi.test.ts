@@ -481,6 +481,51 @@ queueTest(
   { only: ["memory"] },
 );
 
+queueTest(
+  "api: a cursor not issued here is a 400, even with a group filter (no endless loop); a bad id is a 400",
+  (ctx) =>
+    Effect.gen(function* () {
+      const orders = yield* ctx.makeQueue();
+      yield* orders.send({ id: "g1", total: 1 }, { group: "customer-7" });
+      const a = yield* api(ctx);
+      const forged = (json: unknown) =>
+        btoa(JSON.stringify(json)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+      // Before: a partition out of range answered an empty page with the same cursor, and the
+      // filter loop asked again forever.
+      for (
+        const cursor of [
+          forged({ partition: 99 }),
+          forged({ state: "ready", partition: 99 }),
+          forged({ state: "dead", partition: 0 }),
+          "not-a-cursor",
+        ]
+      ) {
+        for (const filter of ["group=customer-7", "deduplicationId=k", "state=ready"]) {
+          const r = yield* a.get(
+            `/api/queues/orders/messages?${filter}&cursor=${encodeURIComponent(cursor)}`,
+          );
+          assert.equal(r.status, 400, `${filter} ${cursor}`);
+          assert.equal(r.json.error, "InvalidOptions");
+          assert.match(r.json.message, /^list: invalid cursor: [^\n]+$/);
+        }
+      }
+      // Before: a 3,000-character id reached DynamoDB (a 503), and an id the library refuses to
+      // send was looked up as if it could exist.
+      const long = "x".repeat(3000);
+      const r = yield* a.get(`/api/queues/orders/messages?id=${long}`);
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error, "InvalidOptions");
+      for (const id of ["a%23b", "%C3%A9"]) {
+        const got = yield* a.get(`/api/queues/orders/messages/${id}`);
+        assert.equal(got.status, 400, id);
+        assert.equal(got.json.error, "InvalidOptions");
+        const del = yield* a.change("DELETE", `/api/queues/orders/messages/${id}`);
+        assert.equal(del.status, 400, id);
+        assert.equal(del.json.error, "InvalidOptions");
+      }
+    }),
+);
+
 Deno.test("docs/dashboard.md's error table lists every error the API answers with", async () => {
   const markdown = await Deno.readTextFile(new URL("../docs/dashboard.md", import.meta.url));
   const section = markdown.slice(markdown.indexOf("## The admin API"));

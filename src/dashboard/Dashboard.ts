@@ -118,8 +118,10 @@ const apiError = (error: ApiErrorTag, message: string): ApiError =>
 
 const STATES: ReadonlyArray<MessageState> = ["ready", "delayed", "inflight", "dead"];
 const MAX_BODY_BYTES = 64 * 1024;
-/** How many entries one filtered (group / deduplication id) search reads at most. */
+/** How many entries one filtered (group / deduplication id) search asks for at most. */
 const SEARCH_BUDGET = 1000;
+/** The page size of a filtered search (so it reads at most `SEARCH_BUDGET / SEARCH_PAGE` pages). */
+const SEARCH_PAGE = 100;
 
 const securityHeaders = {
   "content-security-policy":
@@ -517,25 +519,30 @@ export const router = (
           ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
         });
       }
-      // A filter reads whole pages until it has `limit` matches or has read its budget; a page
-      // cannot be resumed in the middle, so the last page's matches are all kept.
+      // A filter reads whole pages until it has `limit` matches or has spent its budget; a page
+      // cannot be resumed in the middle, so the last page's matches are all kept. The budget
+      // counts pages asked for, not messages returned: a page may come back empty (messages that
+      // changed state since the index was read), and the loop must still end. Every page must
+      // move the cursor on.
       const matches: Array<MessageInfo<unknown>> = [];
-      let read = 0;
-      do {
+      for (let pages = 0; pages < SEARCH_BUDGET / SEARCH_PAGE; pages++) {
         const page: Queue.ListPage<unknown> = yield* queue.list({
           state: state as MessageState,
-          limit: 100,
+          limit: SEARCH_PAGE,
           cursor,
         });
-        read += page.messages.length;
         matches.push(
           ...page.messages.filter((m) =>
             (group === undefined || m.group === group) &&
             (deduplicationId === undefined || m.deduplicationId === deduplicationId)
           ),
         );
+        if (page.cursor !== undefined && page.cursor === cursor) {
+          return yield* apiError("BadRequest", "the cursor does not move: it was not issued here");
+        }
         cursor = page.cursor;
-      } while (cursor !== undefined && matches.length < limit && read < SEARCH_BUDGET);
+        if (cursor === undefined || matches.length >= limit) break;
+      }
       return yield* ok({
         messages: matches.map(summaryOf),
         ...(cursor === undefined ? {} : { cursor }),

@@ -90,14 +90,16 @@ export const leaseToken = (): string => {
 export const randomShard = (shards: number): number =>
   shards <= 1 ? 0 : (randomBytes(4).reduce((a, b) => a * 256 + b, 0) % shards);
 
-export const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,80}$/;
+/** Queue names; `.` and `..` are refused, since no URL path (the dashboard's) can name them. */
+export const QUEUE_NAME = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,80}$/;
 
 /**
  * The partition of the queue catalog. A queue name cannot contain `#` and message partitions
  * start with the name, so no message key can ever fall in it.
  */
 export const CATALOG_PK = "#queues";
-export const MESSAGE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** Message ids; `.` and `..` are refused, since no URL path (the dashboard's) can name them. */
+export const MESSAGE_ID = /^(?!\.\.?$)[A-Za-z0-9_.:-]{1,128}$/;
 export const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
 /** The sort key of a FIFO group's own item (its sequence counters and lease). */

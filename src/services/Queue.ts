@@ -92,7 +92,8 @@ export interface QueueOptions<A, I> {
   readonly compressAbove?: number | false | undefined;
   /**
    * How long after a message was sent a resend with the same deduplication key is still a
-   * duplicate (also after the original was acked). Any length.
+   * duplicate (also after the original was acked). 0 to 100 years; NaN or negative is
+   * `InvalidOptions`.
    * @default "5 minutes"
    */
   readonly deduplicationWindow?: Duration.DurationInput | undefined;
@@ -113,9 +114,12 @@ export interface QueueOptions<A, I> {
 export interface SendOptions {
   /** The message id; a sortable unique id is generated when absent. Letters, digits, `-_.:`; at most 128. */
   readonly id?: string | undefined;
-  /** Deliver no earlier than this long from now (any length). */
+  /** Deliver no earlier than this long from now: 0 to 100 years (NaN or negative: `InvalidOptions`). */
   readonly delay?: Duration.DurationInput | undefined;
-  /** Deliver no earlier than this time (epoch milliseconds or a Date). Overrides `delay`. */
+  /**
+   * Deliver no earlier than this time (epoch milliseconds or a Date, 1970 to 2286, the range of
+   * the 13-digit index keys). Overrides `delay`.
+   */
   readonly at?: number | Date | undefined;
   /**
    * A resend with the same key within the queue's deduplication window (or while the original is
@@ -254,7 +258,8 @@ export interface FailureInfo {
  */
 export interface NackOptions {
   /**
-   * How long until the message may be received again.
+   * How long until the message may be received again: 0 to 100 years (NaN or negative:
+   * `InvalidOptions`).
    * @default 0 (at once)
    */
   readonly delay?: Duration.DurationInput | undefined;
@@ -276,7 +281,7 @@ export interface ListOptions {
    * @default 100
    */
   readonly limit?: number | undefined;
-  /** The `cursor` of the previous page. */
+  /** The `cursor` of the previous page of the same state (any other is `InvalidOptions`). */
   readonly cursor?: string | undefined;
 }
 
@@ -300,7 +305,11 @@ export interface ListPage<A> {
  * @category models
  */
 export interface QueueStats {
-  /** Receivable now. */
+  /**
+   * Receivable now. A FIFO group's messages waiting behind its head are counted here too: they
+   * are due, and only the group's order holds them back (the head a consumer holds is
+   * `inflight`). So `ready` is the backlog due now, grouped or not.
+   */
   readonly ready: number;
   /** Ready, but receivable only later. */
   readonly delayed: number;
@@ -420,7 +429,11 @@ export interface Queue<A> {
     reason: FailureInfo,
   ) => Effect.Effect<void, LeaseLost | DynamoDBError>;
 
-  /** Moves a pending (ready or delayed) message to another delivery time. */
+  /**
+   * Moves a pending (ready or delayed) message to another delivery time: a `delay` of 0 to 100
+   * years from now, or an `at` from 1970 to 2286 (epoch ms or a Date); anything else, or a
+   * malformed id, is `InvalidOptions` with nothing written.
+   */
   readonly reschedule: (
     id: string,
     when: RescheduleOptions,
@@ -428,32 +441,53 @@ export interface Queue<A> {
   /** Deletes a pending (ready or delayed) message; one in flight or dead is refused. */
   readonly cancel: (
     id: string,
-  ) => Effect.Effect<void, MessageNotFound | InvalidState | DynamoDBError>;
+  ) => Effect.Effect<void, MessageNotFound | InvalidState | InvalidOptions | DynamoDBError>;
   /** Admin: deletes a message by id in any state. */
-  readonly delete: (id: string) => Effect.Effect<void, MessageNotFound | DynamoDBError>;
+  readonly delete: (
+    id: string,
+  ) => Effect.Effect<void, MessageNotFound | InvalidOptions | DynamoDBError>;
   /** Admin: moves a ready or delayed message to the dead-letter queue (not one in flight). */
   readonly moveToDeadLetter: (
     id: string,
     reason?: FailureInfo,
-  ) => Effect.Effect<void, MessageNotFound | InvalidState | DynamoDBError>;
+  ) => Effect.Effect<void, MessageNotFound | InvalidState | InvalidOptions | DynamoDBError>;
   /** Admin: moves a dead-lettered message back to ready, resetting its receive count (the history stays). */
   readonly redrive: (
     id: string,
-  ) => Effect.Effect<void, MessageNotFound | InvalidState | DynamoDBError>;
-  /** Admin: redrives every dead-lettered message that matches the filter; returns how many. */
-  readonly redriveAll: (filter?: RedriveFilter) => Effect.Effect<number, DynamoDBError>;
-  /** Reads a message by id without receiving it. */
-  readonly get: (id: string) => Effect.Effect<Option.Option<MessageInfo<A>>, DynamoDBError>;
-  /** Lists messages in one state, oldest first, without receiving them. */
+  ) => Effect.Effect<void, MessageNotFound | InvalidState | InvalidOptions | DynamoDBError>;
+  /**
+   * Admin: redrives every dead-lettered message that matches the filter; returns how many.
+   * A `deadBefore` that is not a number is `InvalidOptions`.
+   */
+  readonly redriveAll: (
+    filter?: RedriveFilter,
+  ) => Effect.Effect<number, InvalidOptions | DynamoDBError>;
+  /**
+   * Reads a message by id without receiving it: `None` when there is no such message. A
+   * malformed id is `InvalidOptions`; a failed read is a `DynamoDBError`, never `None`.
+   */
+  readonly get: (
+    id: string,
+  ) => Effect.Effect<Option.Option<MessageInfo<A>>, InvalidOptions | DynamoDBError>;
+  /**
+   * Lists messages in one state, oldest first, without receiving them. One call sends at most
+   * 32 queries, so a page may hold fewer than `limit` messages (even none) and still have a
+   * `cursor`. A cursor this queue's `list` of this state did not issue (malformed, for another
+   * state, queue or shape) is `InvalidOptions`.
+   */
   readonly list: (
     options: ListOptions,
   ) => Effect.Effect<ListPage<A>, InvalidOptions | DynamoDBError>;
   /** Counts messages per state. */
   readonly stats: Effect.Effect<QueueStats, DynamoDBError>;
-  /** Deletes every message (or every message in one state); returns how many. */
+  /**
+   * Deletes every message (or every message in one state); returns how many. Batch deletes
+   * that DynamoDB leaves unprocessed, or that fail retryably, are retried with backoff up to 8
+   * times; past that it fails with a `DynamoDBError` saying how many were deleted and left.
+   */
   readonly purge: (
     options?: { readonly state?: MessageState | undefined },
-  ) => Effect.Effect<number, DynamoDBError>;
+  ) => Effect.Effect<number, InvalidOptions | DynamoDBError>;
 }
 
 /**

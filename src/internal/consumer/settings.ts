@@ -10,6 +10,7 @@ import * as Duration from "effect/Duration";
 import * as Effect from "effect/Effect";
 import * as Option from "effect/Option";
 import { InvalidOptions } from "../../Errors.ts";
+import { durationInputProblem, MAX_DURATION_MILLIS } from "../queue/options.ts";
 import type { ConsumerOptions, Outcome } from "../../services/Consumer.ts";
 import type { Queue } from "../../services/Queue.ts";
 
@@ -47,9 +48,15 @@ const decodeDuration = (
   positive: boolean,
 ): Effect.Effect<Duration.Duration, InvalidOptions> => {
   if (input === undefined) return Effect.succeed(fallback);
+  // NaN and negative inputs would decode to 0: refused, as is anything over 100 years.
+  const problem = durationInputProblem(input);
+  if (problem !== undefined) return invalid(operation, option, problem);
   const decoded = Duration.decodeUnknown(input);
   if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
     return invalid(operation, option, `not a finite duration: ${String(input)}`);
+  }
+  if (Duration.toMillis(decoded.value) > MAX_DURATION_MILLIS) {
+    return invalid(operation, option, `at most 100 years (${MAX_DURATION_MILLIS} ms)`);
   }
   if (positive && Duration.toMillis(decoded.value) <= 0) {
     return invalid(operation, option, "must be positive");

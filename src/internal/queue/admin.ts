@@ -33,7 +33,7 @@ import * as Either from "effect/Either";
 import * as Random from "effect/Random";
 import {
   ConditionFailed,
-  type DynamoDBError,
+  DynamoDBError,
   InvalidState,
   type MessageNotFound,
 } from "../../Errors.ts";
@@ -54,7 +54,10 @@ import type { Queue } from "../../services/Queue.ts";
 import { deadFields, ignoreLost, infoOf, type QueueContext } from "./context.ts";
 import { deadLetterGrouped, groupEntryId, wakeGroup } from "./fifo.ts";
 import { fetchItems, forEachEntryPage, locate, type Located, notFound } from "./inspect.ts";
-import { durationMillis, timeOf } from "./options.ts";
+import { durationMillis, invalid, messageIdOf, stateOf, timeOf } from "./options.ts";
+
+/** The most BatchWriteItem requests purge sends for one chunk of 25 deletes. */
+const BATCH_DELETE_ATTEMPTS = 8;
 
 /** Conditioned on the item not having changed since it was read. */
 const unchanged = (s: StoredMessage): Condition =>
@@ -113,10 +116,14 @@ export const makeAdmin = <A>(
 
   const reschedule: Queue<A>["reschedule"] = (id, when) =>
     retryOnRace(Effect.gen(function* () {
+      yield* messageIdOf("reschedule", id);
+      // Both checked before anything is read or written.
+      const at = "at" in when ? yield* timeOf("reschedule", when.at) : undefined;
+      const delay = "at" in when
+        ? 0
+        : yield* durationMillis("reschedule", "delay", when.delay, Duration.zero);
       const { key, s, t } = yield* locatePending(id, "reschedule");
-      const visibleAt = "at" in when
-        ? yield* timeOf("reschedule", when.at)
-        : t + (yield* durationMillis("reschedule", "delay", when.delay, Duration.zero));
+      const visibleAt = at ?? t + delay;
       yield* db.update(table, key, {
         set: { gsk: indexSortKey(visibleAt, id), visibleAt, updatedAt: t },
       }, { condition: unchanged(s) });
@@ -126,6 +133,7 @@ export const makeAdmin = <A>(
 
   const cancel: Queue<A>["cancel"] = (id) =>
     retryOnRace(Effect.gen(function* () {
+      yield* messageIdOf("cancel", id);
       const { key, s, t } = yield* locatePending(id, "cancel");
       yield* db.delete(table, key, { condition: unchanged(s) });
       yield* wakeIfGrouped(s, t);
@@ -133,6 +141,7 @@ export const makeAdmin = <A>(
 
   const deleteMessage: Queue<A>["delete"] = (id) =>
     Effect.gen(function* () {
+      yield* messageIdOf("delete", id);
       const { key, s } = yield* locate(ctx, id);
       yield* db.delete(table, key, { condition: isIn("state", ["ready", "inflight", "dead"]) })
         .pipe(
@@ -143,6 +152,7 @@ export const makeAdmin = <A>(
 
   const moveToDeadLetter: Queue<A>["moveToDeadLetter"] = (id, reason) =>
     retryOnRace(Effect.gen(function* () {
+      yield* messageIdOf("moveToDeadLetter", id);
       const { key, item, s } = yield* locate(ctx, id);
       if (s.state === "dead") return;
       const t = yield* now;
@@ -198,6 +208,7 @@ export const makeAdmin = <A>(
 
   const redrive: Queue<A>["redrive"] = (id) =>
     retryOnRace(Effect.gen(function* () {
+      yield* messageIdOf("redrive", id);
       const found = yield* locate(ctx, id);
       const t = yield* now;
       if (found.s.state !== "dead") {
@@ -213,6 +224,9 @@ export const makeAdmin = <A>(
 
   const redriveAll: Queue<A>["redriveAll"] = (filter) =>
     Effect.gen(function* () {
+      if (filter?.deadBefore !== undefined && !Number.isFinite(filter.deadBefore)) {
+        return yield* invalid("redriveAll", "deadBefore", `not a time: ${filter.deadBefore}`);
+      }
       const t = yield* now;
       let count = 0;
       yield* forEachEntryPage(ctx, "dead", t, (entries) =>
@@ -239,33 +253,62 @@ export const makeAdmin = <A>(
       return count;
     }).pipe(Effect.withSpan("DynamoMQ.redriveAll", { attributes: attrs }));
 
-  /** Deletes keys with BatchWriteItem, retrying unprocessed entries with jittered backoff. */
-  const batchDelete = (keys: ReadonlyArray<Key>): Effect.Effect<void, DynamoDBError> =>
-    Effect.forEach(
-      Chunk.chunksOf(Chunk.fromIterable(keys), MAX_BATCH_WRITE),
-      (chunk) =>
-        Effect.gen(function* () {
-          let pending = Chunk.toReadonlyArray(chunk).map((key) => ({
-            _tag: "Delete" as const,
-            key,
-          }));
-          for (let attempt = 0; pending.length > 0; attempt++) {
-            if (attempt > 0) {
-              yield* Effect.sleep(
-                Duration.millis(yield* Random.nextRange(0, Math.min(50 * 2 ** attempt, 2_000))),
-              );
+  /**
+   * Deletes keys with BatchWriteItem (25 a request, four at a time). Unprocessed entries and
+   * retryable failures are sent again with jittered backoff, at most `BATCH_DELETE_ATTEMPTS`
+   * requests a chunk; a non-retryable failure stops at once. Returns how many were deleted and,
+   * when the attempts ran out, how many were left and the last failure.
+   */
+  const batchDelete = (
+    keys: ReadonlyArray<Key>,
+  ): Effect.Effect<
+    { deleted: number; left: number; last: DynamoDBError | undefined },
+    DynamoDBError
+  > =>
+    Effect.map(
+      Effect.forEach(
+        Chunk.chunksOf(Chunk.fromIterable(keys), MAX_BATCH_WRITE),
+        (chunk) =>
+          Effect.gen(function* () {
+            let pending = Chunk.toReadonlyArray(chunk).map((key) => ({
+              _tag: "Delete" as const,
+              key,
+            }));
+            const total = pending.length;
+            let last: DynamoDBError | undefined = undefined;
+            for (let attempt = 0; pending.length > 0; attempt++) {
+              if (attempt >= BATCH_DELETE_ATTEMPTS) {
+                return { deleted: total - pending.length, left: pending.length, last };
+              }
+              if (attempt > 0) {
+                yield* Effect.sleep(
+                  Duration.millis(yield* Random.nextRange(0, Math.min(50 * 2 ** attempt, 2_000))),
+                );
+              }
+              const result = yield* Effect.either(db.batchWrite(table, pending));
+              if (Either.isLeft(result)) {
+                if (!result.left.retryable) return yield* result.left;
+                last = result.left;
+                continue;
+              }
+              last = undefined;
+              pending = result.right.unprocessed.filter((r) => r._tag === "Delete");
             }
-            const result = yield* db.batchWrite(table, pending);
-            pending = result.unprocessed.filter((r) => r._tag === "Delete");
-          }
-        }),
-      { discard: true, concurrency: 4 },
+            return { deleted: total, left: 0, last };
+          }),
+        { concurrency: 4 },
+      ),
+      (results) => ({
+        deleted: results.reduce((n, r) => n + r.deleted, 0),
+        left: results.reduce((n, r) => n + r.left, 0),
+        last: results.find((r) => r.last !== undefined)?.last,
+      }),
     );
 
   const purge: Queue<A>["purge"] = (options) =>
     Effect.gen(function* () {
+      const state = yield* stateOf("purge", options?.state);
       const t = yield* now;
-      const state = options?.state;
       let count = 0;
       // Purging everything reads each partition whole and deletes in batches of 25; purging one
       // state deletes each listed entry on condition that it is unchanged, so a message that
@@ -276,10 +319,20 @@ export const makeAdmin = <A>(
         const entries = all.filter((e) => e.state !== "group");
         if (state === undefined) groups.push(...all.filter((e) => e.state === "group"));
         return state === undefined
-          ? Effect.map(
+          ? Effect.flatMap(
             batchDelete(entries.map((e) => ({ pk: e.pk as string, sk: e.sk as string }))),
-            () => {
-              count += entries.length;
+            ({ deleted, left, last }) => {
+              count += deleted;
+              return left === 0 ? Effect.void : Effect.fail(
+                new DynamoDBError({
+                  operation: "batchWrite",
+                  reason: last?.reason ?? "Throttled",
+                  retryable: true,
+                  detail: `purge stopped: ${left} of ${entries.length} left after ` +
+                    `${BATCH_DELETE_ATTEMPTS} attempts, ${count} deleted` +
+                    (last === undefined ? " (unprocessed by DynamoDB)" : ` (${last.detail})`),
+                }),
+              );
             },
           )
           : Effect.forEach(entries, (e) =>
