@@ -694,5 +694,4 @@ export const layer = (
   never,
   InvalidOptions | QueueDefinitionConflict | DynamoDBError,
   DynamoDB | HttpServer.HttpServer
-> =>
-  Layer.unwrapEffect(Effect.map(router(options), (app) => HttpServer.serve(app)));
+> => Layer.unwrapEffect(Effect.map(router(options), (app) => HttpServer.serve(app)));

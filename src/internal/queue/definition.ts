@@ -88,8 +88,7 @@ export interface StoredDefinition extends DefinedSettings {
 const isCount = (v: unknown, max: number): v is number =>
   typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= max;
 
-const isMillis = (v: unknown): v is number =>
-  typeof v === "number" && Number.isFinite(v) && v >= 0;
+const isMillis = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
 
 /** The catalog key of a queue. */
 export const catalogKey = (name: string): { pk: string; sk: string } => ({
@@ -237,7 +236,10 @@ export const resolveDefinition = (
         set: { ...storedSettings(base), version: 1, definedAt: readAt, updatedAt: readAt },
       }, { condition: notExists("version") }).pipe(
         Effect.as(true),
-        Effect.catchTag("ConditionFailed", (e) => round >= 2 ? Effect.die(e) : Effect.succeed(false)),
+        Effect.catchTag(
+          "ConditionFailed",
+          (e) => round >= 2 ? Effect.die(e) : Effect.succeed(false),
+        ),
       );
       if (created) return { settings: base, version: 1, readAt };
     }
@@ -284,9 +286,10 @@ export const updateDefinition = (
           return yield* new InvalidOptions({
             operation: "Queue.update",
             option: k,
-            detail: `a queue's ${k} cannot change in place (${
-              stored[k]
-            } stored, ${want} asked): messages already in its index partitions would be missed. ` +
+            detail:
+              `a queue's ${k} cannot change in place (${
+                stored[k]
+              } stored, ${want} asked): messages already in its index partitions would be missed. ` +
               `Define a new queue with ${k}: ${want} and move the messages to it`,
           });
         }
@@ -318,7 +321,9 @@ export const updateDefinition = (
                 requested: expectedVersion ?? stored.version,
               }],
             }),
-          ).pipe(Effect.tap(() => Effect.logDebug(e.message)))),
+          ).pipe(Effect.tap(() =>
+            Effect.logDebug(e.message)
+          ))),
       );
       if (written) return next;
     }
@@ -352,4 +357,3 @@ export const toDescriptor = (d: StoredDefinition): QueueDescriptor => ({
   registeredAt: d.definedAt,
   completed: d.completed,
 });
-

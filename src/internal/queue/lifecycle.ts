@@ -4,11 +4,12 @@
  *
  * Requests: define = GetItem (+ one conditional UpdateItem when the queue is new); describe =
  * GetItem; update = GetItem + UpdateItem conditional on the version read; delete = GetItem, the
- * stats queries, and with `force` the purge's queries and deletes, a Query per FIFO group and
- * a DeleteItem per group item, then a DeleteItem of the definition conditional on its version.
+ * stats queries, and with `force` the purge's queries and deletes, the index queries that find
+ * its FIFO groups, a Query and a DeleteItem per group item, then a DeleteItem of the definition conditional on its version.
  *
  * @module
  */
+import * as Clock from "effect/Clock";
 import * as Duration from "effect/Duration";
 import * as Effect from "effect/Effect";
 import * as Option from "effect/Option";
@@ -23,7 +24,8 @@ import {
 import type { QueueDefinition, QueueDescriptor } from "../../services/Catalog.ts";
 import { DynamoDB, type Key, type QueryPage } from "../../services/DynamoDB.ts";
 import type { QueueOptions, QueueUpdate } from "../../services/Queue.ts";
-import { groupedPartition, INDEX_NAME } from "../keys.ts";
+import { makeContext } from "./context.ts";
+import { forEachEntryPage } from "./inspect.ts";
 import {
   type DefinitionChanges,
   readDefinition,
@@ -196,18 +198,20 @@ export const deleteQueue = (
       return yield* new QueueNotEmpty({ queue: name, messages: held });
     }
     const messages = held > 0 ? yield* queue.purge() : 0;
-    // FIFO groups: each group's items live under its own partition key, found by its index entry.
+    // FIFO groups: each group's items live under its own partition key, found by the group's
+    // index entry (which purge keeps, made receivable).
     const groups = new Set<string>();
-    let startKey: Key | undefined = undefined;
-    do {
-      const page: QueryPage = yield* db.query(table, {
-        index: INDEX_NAME,
-        partition: { attribute: "gpk", value: groupedPartition(name) },
-        startKey,
-      });
-      for (const item of page.items) if (typeof item.pk === "string") groups.add(item.pk);
-      startKey = page.lastKey;
-    } while (startKey !== undefined);
+    yield* forEachEntryPage(
+      makeContext(db, live, Schema.Unknown),
+      undefined,
+      yield* Clock.currentTimeMillis,
+      (entries) =>
+        Effect.sync(() => {
+          for (const e of entries) {
+            if (e.state === "group" && typeof e.pk === "string") groups.add(e.pk);
+          }
+        }),
+    );
     yield* Effect.forEach(groups, (pk) => deletePartition(db, table, pk), {
       concurrency: 4,
       discard: true,
@@ -216,7 +220,11 @@ export const deleteQueue = (
       Effect.catchTag("ConditionFailed", () =>
         new QueueDefinitionConflict({
           queue: name,
-          conflicts: [{ setting: "version", stored: "changed meanwhile", requested: stored.version }],
+          conflicts: [{
+            setting: "version",
+            stored: "changed meanwhile",
+            requested: stored.version,
+          }],
         })),
     );
     return { messages };
