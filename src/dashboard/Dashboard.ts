@@ -42,7 +42,7 @@ import { metadataJson } from "../internal/messageJson.ts";
 import type { MessageInfo, MessageState } from "../schema/Message.ts";
 import * as Catalog from "../services/Catalog.ts";
 import type { DynamoDB } from "../services/DynamoDB.ts";
-import * as Queue from "../services/Queue.ts";
+import type * as Queue from "../services/Queue.ts";
 import { apiErrorStatus, type ApiErrorTag } from "./apiErrors.ts";
 import { html, script, style } from "./assets.ts";
 

@@ -24,7 +24,7 @@
  * @module
  */
 import type * as Duration from "effect/Duration";
-import * as Effect from "effect/Effect";
+import type * as Effect from "effect/Effect";
 import type * as Either from "effect/Either";
 import type * as Option from "effect/Option";
 import type * as ParseResult from "effect/ParseResult";
