@@ -409,3 +409,97 @@ export class DeadLetterNow extends DeadLetterNowBase {
     return this.reason;
   }
 }
+
+/**
+ * One setting on which a queue's stored definition and a request disagree.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SettingConflict {
+  /** The setting's option name: `shards`, `priorities`, `maxReceives`, `visibilityTimeout`, … */
+  readonly setting: string;
+  /** The value in the table's definition. */
+  readonly stored: unknown;
+  /** The value the handle, tool or update asked for. */
+  readonly requested: unknown;
+}
+
+/** @ignore */
+export interface QueueDefinitionConflictFields {
+  readonly queue: string;
+  /** Each setting that differs, in the order of `QueueOptions`. */
+  readonly conflicts: ReadonlyArray<SettingConflict>;
+}
+
+const QueueDefinitionConflictBase: TaggedErrorConstructor<
+  "QueueDefinitionConflict",
+  QueueDefinitionConflictFields
+> = Data.TaggedError("QueueDefinitionConflict");
+
+/**
+ * The options contradict the queue's definition stored in the table (or an update expected a
+ * version that is no longer current). Nothing was written: leave the setting out to adopt the
+ * stored value, or change the queue with `Queue.update` / `dynamomq queue update`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QueueDefinitionConflict extends QueueDefinitionConflictBase {
+  /** A readable description built from the error's fields. */
+  override get message(): string {
+    const each = this.conflicts.map((c) =>
+      `${c.setting} is ${JSON.stringify(c.stored)} in the table, ${
+        JSON.stringify(c.requested)
+      } requested`
+    );
+    return `queue ${this.queue} is defined differently: ${each.join("; ")}`;
+  }
+}
+
+/** @ignore */
+export interface QueueNotFoundFields {
+  readonly table: string;
+  readonly queue: string;
+}
+
+const QueueNotFoundBase: TaggedErrorConstructor<"QueueNotFound", QueueNotFoundFields> = Data
+  .TaggedError("QueueNotFound");
+
+/**
+ * The table holds no definition of this queue.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QueueNotFound extends QueueNotFoundBase {
+  /** A readable description built from the error's fields. */
+  override get message(): string {
+    return `no queue ${this.queue} is defined in table ${this.table}`;
+  }
+}
+
+/** @ignore */
+export interface QueueNotEmptyFields {
+  readonly queue: string;
+  /** How many messages it holds (ready, delayed, in flight and dead). */
+  readonly messages: number;
+}
+
+const QueueNotEmptyBase: TaggedErrorConstructor<"QueueNotEmpty", QueueNotEmptyFields> = Data
+  .TaggedError("QueueNotEmpty");
+
+/**
+ * A queue still holds messages, so it was not deleted (pass `force` to delete them too).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QueueNotEmpty extends QueueNotEmptyBase {
+  /** A readable description built from the error's fields. */
+  override get message(): string {
+    return `queue ${this.queue} still holds ${this.messages} message${
+      this.messages === 1 ? "" : "s"
+    }: nothing was deleted (force it to delete them too)`;
+  }
+}

@@ -91,7 +91,14 @@ queueTest(
       yield* audit.send({ id: "a1", total: 3 });
       const { messages } = yield* audit.receive();
       yield* audit.deadLetter(messages[0]!, { tag: "Boom", message: "it broke" });
-      const a = yield* api(ctx, { queues: [{ name: "later" }, { name: "orders", shards: 9 }] });
+      // An extra queue's setting must agree with its stored definition.
+      const clash = yield* Effect.flip(
+        Dashboard.router({ table: ctx.table, queues: [{ name: "orders", shards: 9 }] }).pipe(
+          Effect.provideService(DynamoDB, ctx.db),
+        ),
+      );
+      assert.equal(clash._tag, "QueueDefinitionConflict");
+      const a = yield* api(ctx, { queues: [{ name: "later" }, { name: "orders", shards: 2 }] });
 
       const info = yield* a.get("/api/info");
       assert.equal(info.status, 200);
@@ -118,7 +125,7 @@ queueTest(
         dead: 1,
         oldestReadyAge: 0,
       });
-      // The catalog's shape wins over the extra queue's: orders has 2 shards, not 9.
+      // The stored definition's shape.
       assert.equal(ordersRow.shards, 2);
       assert.deepEqual(ordersRow.stats, {
         ready: 1,
@@ -438,11 +445,32 @@ queueTest(
 );
 
 queueTest(
+  "a send without the shape leaves the definition alone: the dashboard purges all 21",
+  (ctx) =>
+    Effect.gen(function* () {
+      const app = yield* ctx.makeQueue({ shards: 4 });
+      for (let i = 0; i < 20; i++) yield* app.send({ id: `o${i}`, total: i });
+      // What `dynamomq send` without --shards does: a handle with default options.
+      const cli = yield* ctx.makeQueue();
+      yield* cli.send({ id: "cli", total: 0 });
+      const a = yield* api(ctx);
+      const { json } = yield* a.get("/api/queues");
+      assert.equal(json.queues[0].shards, 4);
+      assert.equal(json.queues[0].stats.ready, 21);
+      const purged = yield* a.change("POST", "/api/queues/orders/purge", { state: "ready" });
+      assert.deepEqual(purged.json, { purged: 21 });
+      assert.equal((yield* app.stats).ready, 0);
+    }),
+);
+
+queueTest(
   "options: a bad table, queue name or interval is InvalidOptions up front",
   (ctx) =>
     Effect.gen(function* () {
       const refused = (options: Dashboard.DashboardOptions) =>
-        Effect.flip(Dashboard.router(options).pipe(Effect.provideService(DynamoDB, ctx.db)));
+        Effect.flip(Dashboard.router(options).pipe(Effect.provideService(DynamoDB, ctx.db))).pipe(
+          Effect.map((e) => e as { readonly _tag: string; readonly option?: string }),
+        );
       assert.equal((yield* refused({ table: "x" })).option, "table");
       assert.equal(
         (yield* refused({ table: ctx.table, queues: [{ name: "a#b" }] })).option,

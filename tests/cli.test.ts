@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { Effect, Either, Option, Schema } from "effect";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
+import type { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import { commandNames, helpText, parserUsage } from "../src/cli/commands.ts";
@@ -237,12 +238,14 @@ scenario(
 scenario("send, get, ls, peek and stats: human and JSON output", async () => {
   const table = await freshTable("look");
   const g = ["--table", table, "--queue", "orders"];
+  // Two priority bands, stored in the table: every later command reads them.
+  ok(await cli(["queue", "create", ...g, "--priorities", "2"]));
   const [first, delayed, named, badJson, noPriorities, dedup1] = await Promise.all([
     cli(["send", ...g, "--data", '{"id":"A-101","total":42}', "--json"]),
     cli(["send", ...g, "--data", '{"id":"A-102"}', "--delay", "10m"]),
     cli(["send", ...g, "--data", '"named"', "--id", "order-7"]),
     cli(["send", ...g, "--data", '{"id": "A-103",\n "total": }']),
-    cli(["send", ...g, "--data", "1", "--priority", "1"]),
+    cli(["send", ...g, "--data", "1", "--priority", "2"]),
     cli(["send", ...g, "--data", '{"dedup":1}', "--dedup-id", "k-1", "--json"]),
   ]);
   const sent = json(first);
@@ -253,7 +256,7 @@ scenario("send, get, ls, peek and stats: human and JSON output", async () => {
   assert.ok(durationAfter(delayed.stdout, "receivable in ") <= 600_000, delayed.stdout);
   assert.equal(ok(named).stdout, "sent order-7\n");
   fails(badJson, 2, /^error: bad JSON in --data at line 2, column 11: unexpected "}"$/);
-  fails(noPriorities, 2, /priority.*from 0 to 0, got 1/);
+  fails(noPriorities, 2, /priority.*from 0 to 1, got 2/);
   const firstDedup = json(dedup1);
 
   const [dupId, dedup2, withPriority, grouped] = await Promise.all([
@@ -408,7 +411,14 @@ scenario("receive, extend, release, nack, ack; lost lease and unknown id", async
   const r3 = json(await cli(["receive", ...g, "--json"]));
   const [m3] = r3.messages as Array<{ lease: string }>;
   ok(await cli(["nack", ...g, "--id", "m3", "--lease", m3!.lease]));
-  const dead = ok(await cli(["receive", ...g, "--max-receives", "1"])).stdout;
+  // A flag cannot contradict the stored maxReceives: the queue is changed explicitly.
+  fails(
+    await cli(["receive", ...g, "--max-receives", "1"]),
+    4,
+    /^error: queue work is defined differently: maxReceives is 5 in the table, 1 requested/,
+  );
+  ok(await cli(["queue", "update", ...g, "--max-receives", "1"]));
+  const dead = ok(await cli(["receive", ...g])).stdout;
   assert.match(
     dead,
     /^no message is ready to receive\ndead-lettered m3 instead: .* was received 1 time \(max 1\)/,
@@ -630,10 +640,114 @@ scenario("iam-policy prints least-privilege JSON for the table", async () => {
   assert.ok(!statements.some((s) => s.Action.some((a) => a.includes("*"))));
 });
 
+/** Runs a library program against the emulator. */
+const withLive = <A>(program: Effect.Effect<A, unknown, DynamoDB>): Promise<A> =>
+  Effect.runPromise(program.pipe(Effect.provide(live)));
+
+scenario("declared queues: every command reads the stored definition", async () => {
+  const table = await freshTable("declared");
+  const at = (queue: string) => ["--table", table, "--queue", queue];
+  await withLive(Effect.gen(function* () {
+    // A 4-shard app with 20 messages; a 3-band, 4-shard producer with 8; maxReceives 20 with 1.
+    const wide = yield* Queue.make({ table, name: "wide", schema: Schema.Unknown, shards: 4 });
+    for (let i = 0; i < 20; i++) yield* wide.send({ i });
+    const banded = yield* Queue.make({
+      table,
+      name: "banded",
+      schema: Schema.Unknown,
+      priorities: 3,
+      shards: 4,
+    });
+    for (let i = 0; i < 8; i++) yield* banded.send({ i }, { priority: i % 3 });
+    const patient = yield* Queue.make({
+      table,
+      name: "patient",
+      schema: Schema.Unknown,
+      maxReceives: 20,
+    });
+    yield* patient.send("retry me", { id: "p1" });
+    for (let i = 0; i < 5; i++) {
+      const { messages } = yield* patient.receive();
+      yield* patient.nack(messages[0]!);
+    }
+  }));
+  const [stats, received, patient, contradict, describeWide] = await Promise.all([
+    cli(["stats", ...at("wide"), "--json"]),
+    cli(["receive", ...at("banded"), "--max", "20", "--json"]),
+    cli(["receive", ...at("patient"), "--json"]),
+    cli(["stats", ...at("wide"), "--shards", "2"]),
+    cli(["queue", "describe", ...at("wide"), "--json"]),
+  ]);
+  assert.equal(json(stats).ready, 20);
+  assert.equal((json(received).messages as Array<unknown>).length, 8);
+  const p = json(patient);
+  assert.equal((p.messages as Array<unknown>).length, 1);
+  assert.deepEqual(p.deadLettered, []);
+  fails(
+    contradict,
+    4,
+    /^error: queue wide is defined differently: shards is 4 in the table, 2 requested/,
+  );
+  assert.equal(json(describeWide).shards, 4);
+  // A send without --shards keeps the definition: purge (and the dashboard) still see all 21.
+  ok(await cli(["send", ...at("wide"), "--data", '"one more"']));
+  assert.equal(json(await cli(["queue", "describe", ...at("wide"), "--json"])).shards, 4);
+  const purged = ok(await cli(["purge", ...at("wide"), "--yes"]));
+  assert.equal(purged.stdout, 'purged 21 messages from queue "wide"\n');
+  assert.equal((await statsOf(table, "wide")).ready, 0);
+});
+
+scenario("queue create, describe, update, delete and list", async () => {
+  const table = await freshTable("lifecycle");
+  const g = ["--table", table, "--queue", "jobs"];
+  const created = json(
+    await cli(["queue", "create", ...g, "--shards", "2", "--max-receives", "7", "--json"]),
+  );
+  assert.equal(created.version, 1);
+  assert.equal(created.shards, 2);
+  const [same, clash, missing] = await Promise.all([
+    cli(["queue", "create", ...g, "--shards", "2"]),
+    cli(["queue", "create", ...g, "--shards", "3"]),
+    cli(["queue", "describe", "--table", table, "--queue", "nope"]),
+  ]);
+  ok(same);
+  fails(clash, 4, /shards is 2 in the table, 3 requested/);
+  fails(missing, 3, /^error: no queue "nope" is defined in table/);
+  const updated = json(
+    await cli([
+      "queue",
+      "update",
+      ...g,
+      "--visibility-timeout",
+      "2m",
+      "--max-receives",
+      "9",
+      "--json",
+    ]),
+  );
+  assert.equal(updated.version, 2);
+  assert.equal(updated.visibilityTimeoutMillis, 120_000);
+  assert.equal(updated.maxReceives, 9);
+  const [reshard, stale, list] = await Promise.all([
+    cli(["queue", "update", ...g, "--shards", "4"]),
+    cli(["queue", "update", ...g, "--max-receives", "3", "--expected-version", "1"]),
+    cli(["queue", "list", "--table", table]),
+  ]);
+  fails(reshard, 2, /shards cannot change in place \(2 stored, 4 asked\)/);
+  fails(stale, 4, /version/);
+  assert.match(ok(list).stdout, /^QUEUE +VERSION +SHARDS +PRIORITIES +MAX RECEIVES +VISIBILITY$/m);
+  assert.match(list.stdout, /^jobs +2 +2 +1 +9 +2m/m);
+  ok(await cli(["send", ...g, "--data", '"work"']));
+  fails(await cli(["queue", "delete", ...g]), 4, /still holds 1 message/);
+  const deleted = json(await cli(["queue", "delete", ...g, "--force", "--json"]));
+  assert.deepEqual(deleted, { deleted: "jobs", messages: 1 });
+  fails(await cli(["queue", "describe", ...g]), 3, /no queue "jobs"/);
+});
+
 scenario("--help reads like gh: summaries, global flags once, examples", async () => {
   // Every command's help, in-process (20 subprocesses would cost ~15 s), checked against the
   // parser: each option @effect/cli accepts is documented, and nothing else.
-  assert.equal(commandNames.length, 19);
+  assert.equal(commandNames.length, 20);
   const root = helpText("dynamomq")!;
   const globals = ["table", "queue", "region", "endpoint-url", "json", "priorities", "shards"];
   for (const name of commandNames) {

@@ -13,3 +13,4 @@ export { type ActionError, emit, type Env, type Report } from "./actions/shared.
 export * from "./actions/messages.ts";
 export * from "./actions/admin.ts";
 export * from "./actions/inspect.ts";
+export * from "./actions/queues.ts";

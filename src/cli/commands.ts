@@ -5,6 +5,7 @@
  *
  * @module
  */
+import * as Args from "@effect/cli/Args";
 import * as Command from "@effect/cli/Command";
 import * as HelpDoc from "@effect/cli/HelpDoc";
 import * as Options from "@effect/cli/Options";
@@ -520,8 +521,60 @@ const dashboardCommand = sub(
     }),
 );
 
+const queueCommand = sub(
+  "queue",
+  {
+    family: "Admin",
+    summary: "Create, describe, update, delete or list queue definitions",
+    description:
+      "A queue's shape and settings are stored in the table: create defines it (--shards, --priorities, --max-receives, --visibility-timeout, --dedup-window), describe shows it, update changes the live settings as a new version (shards and priorities cannot change), delete removes an empty queue (--force: and its messages), list shows every queue of the table.",
+    examples: [
+      "dynamomq queue create --queue orders --shards 4 --max-receives 20",
+      "dynamomq queue describe --queue orders",
+      "dynamomq queue update --queue orders --visibility-timeout 2m --max-receives 10",
+      "dynamomq queue delete --queue junk --force",
+      "dynamomq queue list",
+    ],
+  },
+  {
+    action: Args.choice(
+      [
+        ["create", "create"],
+        ["describe", "describe"],
+        ["update", "update"],
+        ["delete", "delete"],
+        ["list", "list"],
+      ] as const,
+    ).pipe(Args.withDescription("create, describe, update, delete or list")),
+    visibilityTimeout: durationOption("visibility-timeout").pipe(
+      Options.optional,
+      doc("create/update: the default visibility timeout, e.g. 30s, 2m.", "duration"),
+    ),
+    dedupWindow: durationOption("dedup-window").pipe(
+      Options.optional,
+      doc("create/update: the deduplication window, e.g. 5m, 1d.", "duration"),
+    ),
+    expectedVersion: optionalInteger(
+      "expected-version",
+      "update: apply only to this version of the definition (else a conflict).",
+    ),
+    force: Options.boolean("force").pipe(
+      doc("delete: delete the queue's messages too (else a non-empty queue is refused)."),
+    ),
+  },
+  (o) =>
+    Actions.queueCommand({
+      action: o.action,
+      visibilityTimeoutMillis: Option.getOrUndefined(o.visibilityTimeout),
+      deduplicationWindowMillis: Option.getOrUndefined(o.dedupWindow),
+      expectedVersion: Option.getOrUndefined(o.expectedVersion),
+      force: o.force,
+    }),
+);
+
 const subcommands = [
   createTable,
+  queueCommand,
   send,
   receive,
   ack,

@@ -7,8 +7,8 @@
  * | 0 | success |
  * | 1 | DynamoDB or other runtime failure (throttling, network, access denied, …) |
  * | 2 | usage: a bad flag or value, bad JSON, an option out of range |
- * | 3 | not found: the table or the message id does not exist |
- * | 4 | conflict: lost lease, wrong state for the operation, duplicate id |
+ * | 3 | not found: the table, the queue or the message id does not exist |
+ * | 4 | conflict: lost lease, wrong state for the operation, duplicate id, a flag that contradicts the queue's definition, a non-empty queue to delete |
  * | 5 | cancelled: a confirmation was refused |
  * | 130 | interrupted (Ctrl-C) |
  *
@@ -158,12 +158,26 @@ export const describe = (error: unknown, target: Target): Described => {
       };
     case "InvalidState":
     case "DuplicateMessage":
+    case "QueueNotEmpty":
       return { tag, message, code: ExitCode.conflict };
+    case "QueueDefinitionConflict":
+      return {
+        tag,
+        message:
+          `${message} (leave the flag out to use the stored value, or change the queue with \`dynamomq queue update\`)`,
+        code: ExitCode.conflict,
+      };
+    case "QueueNotFound":
+      return {
+        tag,
+        message: `no queue "${target.queue}" is defined in table "${target.table}"`,
+        code: ExitCode.notFound,
+      };
     case "InvalidOptions":
       return {
         tag,
         message: field(error, "option") === "priority"
-          ? `${message} (a queue with more bands needs --priorities)`
+          ? `${message} (see the queue's priorities with \`dynamomq queue describe\`)`
           : message,
         code: ExitCode.usage,
       };

@@ -108,15 +108,15 @@ export const globalOptions: {
   ),
   priorities: optionalInteger(
     "priorities",
-    "The queue's priority bands, as its producers configured it (env DYNAMOMQ_PRIORITIES; default 1).",
+    "The queue's priority bands: checked against its stored definition, used to define a new one (env DYNAMOMQ_PRIORITIES; default 1).",
   ),
   shards: optionalInteger(
     "shards",
-    "The queue's index shards, as its producers configured it (env DYNAMOMQ_SHARDS; default 1).",
+    "The queue's index shards: checked against its stored definition, used to define a new one (env DYNAMOMQ_SHARDS; default 1).",
   ),
   maxReceives: optionalInteger(
     "max-receives",
-    "The receive count at which receive dead-letters a message (env DYNAMOMQ_MAX_RECEIVES; default 5).",
+    "The receive count at which a message is dead-lettered: checked against the queue's stored definition, used to define a new one (env DYNAMOMQ_MAX_RECEIVES; default 5).",
   ),
 };
 

@@ -8,10 +8,11 @@ import * as Context from "effect/Context";
 import * as Effect from "effect/Effect";
 import * as Layer from "effect/Layer";
 import * as Schema from "effect/Schema";
-import type { InvalidOptions } from "../Errors.ts";
+import type { DynamoDBError, InvalidOptions, QueueDefinitionConflict } from "../Errors.ts";
+import { openQueue } from "../internal/queue/make.ts";
 import * as DynamoDBLive from "../layers/DynamoDBLive.ts";
 import type { DynamoDB } from "../services/DynamoDB.ts";
-import * as Queue from "../services/Queue.ts";
+import type * as Queue from "../services/Queue.ts";
 import { QUEUE_NAME, TABLE_NAME } from "../internal/keys.ts";
 import { type CliError, usage } from "./errors.ts";
 import { isLoopbackUrl } from "../internal/loopback.ts";
@@ -32,12 +33,15 @@ export interface Settings {
   readonly endpoint?: string | undefined;
   /** Machine output: JSON on stdout, errors as one JSON line on stderr. */
   readonly json: boolean;
-  /** The queue's priority bands (must match the producers' `priorities`). */
-  readonly priorities: number;
-  /** The queue's index shards (must match the producers' `shards`). */
-  readonly shards: number;
-  /** The receive count at which `receive` dead-letters a message. */
-  readonly maxReceives: number;
+  /**
+   * The queue's priority bands, when given: the queue's stored definition decides, and a value
+   * that contradicts it is refused (`QueueDefinitionConflict`). Used to define a new queue.
+   */
+  readonly priorities?: number | undefined;
+  /** The queue's index shards, when given (as `priorities`). */
+  readonly shards?: number | undefined;
+  /** The receive count at which a message is dead-lettered, when given (as `priorities`). */
+  readonly maxReceives?: number | undefined;
 }
 
 /**
@@ -81,11 +85,11 @@ const integerFrom = (
   name: string,
   given: number | undefined,
   raw: string | undefined,
-  fallback: number,
   min: number,
   max: number,
-): number => {
-  const n = given ?? (raw === undefined ? fallback : Number(raw));
+): number | undefined => {
+  if (given === undefined && raw === undefined) return undefined;
+  const n = given ?? Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
     throw usage(`--${name} must be an integer from ${min} to ${max}, got ${given ?? raw}`);
   }
@@ -96,7 +100,8 @@ const integerFrom = (
  * Resolves the settings: the first given layer wins field by field (subcommand flags before
  * root flags), then the environment (`DYNAMOMQ_TABLE`, `DYNAMOMQ_QUEUE`, `AWS_REGION` /
  * `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`, `DYNAMOMQ_PRIORITIES`,
- * `DYNAMOMQ_SHARDS`, `DYNAMOMQ_MAX_RECEIVES`), then the defaults. Throws a usage `CliError` for a
+ * `DYNAMOMQ_SHARDS`, `DYNAMOMQ_MAX_RECEIVES`), then the defaults (none for the queue's
+ * settings: those come from its definition in the table). Throws a usage `CliError` for a
  * value out of range or an endpoint that is not an http(s) URL, naming the flag or variable.
  *
  * @since 0.1.0
@@ -143,15 +148,13 @@ export const resolve = (
       pick("priorities"),
       envOf(env, "DYNAMOMQ_PRIORITIES"),
       1,
-      1,
       10,
     ),
-    shards: integerFrom("shards", pick("shards"), envOf(env, "DYNAMOMQ_SHARDS"), 1, 1, 64),
+    shards: integerFrom("shards", pick("shards"), envOf(env, "DYNAMOMQ_SHARDS"), 1, 64),
     maxReceives: integerFrom(
       "max-receives",
       pick("maxReceives"),
       envOf(env, "DYNAMOMQ_MAX_RECEIVES"),
-      5,
       1,
       10_000,
     ),
@@ -213,18 +216,40 @@ export const layer = (
   Layer.merge(Layer.succeed(SettingsTag, settings), dynamoDBLayer(settings, env));
 
 /**
- * The queue handle for the settings, with arbitrary JSON payloads (`Schema.Unknown`).
+ * The queue handle for the settings, with arbitrary JSON payloads (`Schema.Unknown`), running
+ * with the queue's stored definition: `--shards`, `--priorities` and `--max-receives` must agree
+ * with it (else `QueueDefinitionConflict`). `absent` says what to do for a queue with no
+ * definition: `create` it from the flags (send), or `assume` them without writing anything (every
+ * other command: reading a queue never defines it).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const queue: Effect.Effect<Queue.Queue<unknown>, InvalidOptions, Settings | DynamoDB> =
+export const queueWith = (
+  absent: "create" | "assume",
+): Effect.Effect<
+  Queue.Queue<unknown>,
+  InvalidOptions | QueueDefinitionConflict | DynamoDBError,
+  Settings | DynamoDB
+> =>
   Effect.flatMap(SettingsTag, (s) =>
-    Queue.make({
+    openQueue({
       table: s.table,
       name: s.queue,
       schema: Schema.Unknown,
       priorities: s.priorities,
       shards: s.shards,
       maxReceives: s.maxReceives,
-    }));
+    }, { absent }));
+
+/**
+ * The queue handle of every command but send (which may define the queue): see `queueWith`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const queue: Effect.Effect<
+  Queue.Queue<unknown>,
+  InvalidOptions | QueueDefinitionConflict | DynamoDBError,
+  Settings | DynamoDB
+> = queueWith("assume");

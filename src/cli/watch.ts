@@ -43,7 +43,11 @@ export const watch = (input: WatchInput): Effect.Effect<void, ActionError, Env> 
       return yield* usage("--iterations must be at least 1");
     }
     const s = yield* SettingsTag;
-    const q = yield* Effect.mapError(queueOf, (e) => usage(e.message, "InvalidOptions"));
+    const q = yield* Effect.catchTag(
+      queueOf,
+      "InvalidOptions",
+      (e) => Effect.fail(usage(e.message, "InvalidOptions")),
+    );
     const inPlace = !s.json && Io.terminals().stdout;
     let previous: { at: number; stats: QueueStats } | undefined;
     let drawnLines = 0;

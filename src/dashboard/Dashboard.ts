@@ -35,13 +35,14 @@ import * as Layer from "effect/Layer";
 import * as Option from "effect/Option";
 import * as ParseResult from "effect/ParseResult";
 import * as Schema from "effect/Schema";
-import { InvalidOptions } from "../Errors.ts";
+import { type DynamoDBError, InvalidOptions, type QueueDefinitionConflict } from "../Errors.ts";
+import { openQueue } from "../internal/queue/make.ts";
 import { QUEUE_NAME, TABLE_NAME } from "../internal/keys.ts";
 import { metadataJson } from "../internal/messageJson.ts";
 import type { MessageInfo, MessageState } from "../schema/Message.ts";
 import * as Catalog from "../services/Catalog.ts";
 import type { DynamoDB } from "../services/DynamoDB.ts";
-import * as Queue from "../services/Queue.ts";
+import type * as Queue from "../services/Queue.ts";
 import { apiErrorStatus, type ApiErrorTag } from "./apiErrors.ts";
 import { html, script, style } from "./assets.ts";
 
@@ -74,7 +75,11 @@ export interface DashboardOptions {
   readonly readOnly?: boolean | undefined;
   /** When set, every change needs `Authorization: Bearer <token>`; reads do not. */
   readonly token?: string | undefined;
-  /** Queues to show besides those in the catalog (the catalog's shape wins for a queue in both). */
+  /**
+   * Queues to show besides those in the catalog. A setting given here must agree with a queue's
+   * stored definition (else the dashboard does not start: `QueueDefinitionConflict`); a queue
+   * without one is read with these settings, and nothing is written.
+   */
   readonly queues?: ReadonlyArray<ExtraQueue> | undefined;
   /**
    * Host names the `Host` header may carry (e.g. `["127.0.0.1", "localhost"]`); any other gets
@@ -157,6 +162,8 @@ const fromLibrary = (
     case "MessageNotFound":
     case "InvalidState":
       return apiError(e._tag, e.message);
+    case "QueueDefinitionConflict":
+      return apiError("InvalidState", e.message);
     case "ParseError":
       return apiError("BadRequest", bodyError(e as ParseResult.ParseError));
     case "RequestError":
@@ -246,7 +253,11 @@ const PurgeBody = Schema.Struct({
  */
 export const router = (
   options: DashboardOptions,
-): Effect.Effect<HttpRouter.HttpRouter, InvalidOptions, DynamoDB> =>
+): Effect.Effect<
+  HttpRouter.HttpRouter,
+  InvalidOptions | QueueDefinitionConflict | DynamoDBError,
+  DynamoDB
+> =>
   Effect.gen(function* () {
     const { table } = options;
     const readOnly = options.readOnly === true;
@@ -279,36 +290,52 @@ export const router = (
       }
     }
     const context = yield* Effect.context<DynamoDB>();
+    // One handle per queue: it runs with the queue's stored definition and keeps its live settings
+    // current itself. A queue defined again (deleted and recreated) gets a new handle.
     const handles = new Map<string, { key: string; queue: Queue.Queue<unknown> }>();
-    const handleOf = (
-      d: Omit<Catalog.QueueDescriptor, "registeredAt" | "visibilityTimeoutMillis">,
-    ) =>
+    const handleOf = (d: Catalog.QueueDescriptor) =>
       Effect.gen(function* () {
-        const key = `${d.shards}/${d.priorities}/${d.maxReceives}`;
+        const key = `${d.version === 0 ? "assumed" : d.definedAt}`;
         const cached = handles.get(d.name);
         if (cached !== undefined && cached.key === key) return cached.queue;
-        const queue = yield* Queue.make({
+        const queue = yield* openQueue({
           table,
           name: d.name,
           schema: Schema.Unknown,
           shards: d.shards,
           priorities: d.priorities,
           maxReceives: d.maxReceives,
-        });
+        }, { absent: "assume", given: new Set() });
         handles.set(d.name, { key, queue });
         return queue;
       });
-    const extras: ReadonlyArray<Catalog.QueueDescriptor> = (options.queues ?? []).map((q) => ({
-      name: q.name,
-      shards: q.shards ?? 1,
-      priorities: q.priorities ?? 1,
-      maxReceives: q.maxReceives ?? 5,
-      visibilityTimeoutMillis: 30_000,
-      registeredAt: 0,
-      completed: 0,
-    }));
-    // Every extra queue's shape is checked (by Queue.make) once, up front.
-    for (const q of extras) yield* handleOf(q);
+    // Each extra queue is checked once, up front: its shape must agree with a stored definition.
+    const extras: Array<Catalog.QueueDescriptor> = [];
+    for (const q of options.queues ?? []) {
+      const queue = yield* openQueue({
+        table,
+        name: q.name,
+        schema: Schema.Unknown,
+        shards: q.shards,
+        priorities: q.priorities,
+        maxReceives: q.maxReceives,
+      }, { absent: "assume" });
+      extras.push({
+        name: q.name,
+        version: 0,
+        shards: queue.shards,
+        priorities: queue.priorities,
+        maxReceives: queue.maxReceives,
+        visibilityTimeoutMillis: queue.visibilityTimeoutMillis,
+        deduplicationWindowMillis: 300_000,
+        compressAbove: 4096,
+        contentBasedDeduplication: false,
+        definedAt: 0,
+        updatedAt: 0,
+        registeredAt: 0,
+        completed: 0,
+      });
+    }
 
     /**
      * The queues to show: the catalog, plus the extra queues it does not have. The catalog is read
@@ -670,5 +697,8 @@ export const router = (
  */
 export const layer = (
   options: DashboardOptions,
-): Layer.Layer<never, InvalidOptions, DynamoDB | HttpServer.HttpServer> =>
-  Layer.unwrapEffect(Effect.map(router(options), (app) => HttpServer.serve(app)));
+): Layer.Layer<
+  never,
+  InvalidOptions | QueueDefinitionConflict | DynamoDBError,
+  DynamoDB | HttpServer.HttpServer
+> => Layer.unwrapEffect(Effect.map(router(options), (app) => HttpServer.serve(app)));

@@ -51,7 +51,8 @@ import * as Schema from "effect/Schema";
 import type { DynamoDBError, InvalidOptions, LeaseLost } from "../Errors.ts";
 import type { DynamoDB } from "../services/DynamoDB.ts";
 import type { ReceivedMessage } from "../schema/Message.ts";
-import * as Queue from "../services/Queue.ts";
+import type * as Queue from "../services/Queue.ts";
+import { openQueue } from "../internal/queue/make.ts";
 
 /**
  * Options of {@linkcode layer}, {@linkcode make} and {@linkcode layerFactory}.
@@ -132,7 +133,6 @@ export const make = (
   Effect.gen(function* () {
     const context = yield* Effect.context<DynamoDB>();
     const visibility = Duration.decode(options.visibilityTimeout ?? "30 seconds");
-    const heartbeat = Duration.unsafeDivide(visibility, 3);
     const pollInterval = options.pollInterval ?? "1 second";
     const queues = new Map<string, Queue.Queue<Envelope>>();
 
@@ -142,7 +142,8 @@ export const make = (
     ): Effect.Effect<Queue.Queue<Envelope>, PersistedQueue.PersistedQueueError> => {
       const cached = queues.get(name);
       if (cached !== undefined) return Effect.succeed(cached);
-      return Queue.make({
+      // The queue's stored definition rules; these settings only define a queue that has none.
+      return openQueue({
         table: options.table,
         name,
         schema: Envelope,
@@ -151,7 +152,7 @@ export const make = (
         // the way.
         maxReceives: 10_000,
         deduplicationWindow: options.deduplicationWindow ?? "7 days",
-      }).pipe(
+      }, { absent: "create", given: new Set() }).pipe(
         Effect.provide(context),
         Effect.tap((queue) => Effect.sync(() => queues.set(name, queue))),
         Effect.mapError(storeError(`PersistedQueueStore: invalid queue "${name}"`)),
@@ -209,10 +210,17 @@ export const make = (
       );
     };
 
-    /** Extends the lease every third of the visibility timeout until the scope closes. */
+    /**
+     * Extends the lease every third of the queue's visibility timeout (its stored, current value)
+     * until the scope closes.
+     */
     const keepAlive = (queue: Queue.Queue<Envelope>, message: ReceivedMessage<Envelope>) =>
-      Effect.sleep(heartbeat).pipe(
-        Effect.zipRight(retryTransient(queue.changeVisibility(message, visibility))),
+      Effect.suspend(() => Effect.sleep(Duration.millis(queue.visibilityTimeoutMillis / 3))).pipe(
+        Effect.zipRight(
+          Effect.suspend(() =>
+            retryTransient(queue.changeVisibility(message, queue.visibilityTimeoutMillis))
+          ),
+        ),
         Effect.forever,
         Effect.catchAll((error) =>
           Effect.logWarning("lease heartbeat failed; the element may be taken again").pipe(

@@ -1,8 +1,9 @@
 /**
  * The table's catalog of queues: one small item per queue (partition `#queues`, sort key = the
- * queue name) with the shape its producers and consumers use. A queue handle writes it on its
- * first send or receive, so tools that did not make the queue (the dashboard) can list every
- * queue in a table and read each over the right index partitions, without a `Scan`.
+ * queue name) holding the queue's **definition** — its shape and settings, with a version —
+ * written once when the queue is defined (`Queue.define`, or the first `Queue.make`) and changed
+ * only by `Queue.update`. Every handle, tool and reader runs with it, so tools that did not make
+ * the queue (the CLI, the dashboard) read it over the right index partitions, without a `Scan`.
  *
  * @example
  * ```ts
@@ -17,27 +18,57 @@
  */
 import * as Effect from "effect/Effect";
 import type { ConditionFailed, DynamoDBError } from "../Errors.ts";
-import { CATALOG_PK, QUEUE_NAME } from "../internal/keys.ts";
-import { DynamoDB, type Item, type Key, type QueryPage } from "./DynamoDB.ts";
+import { CATALOG_PK } from "../internal/keys.ts";
+import {
+  catalogKey,
+  LEGACY_DEFAULTS,
+  parseDefinition,
+  toDescriptor,
+} from "../internal/queue/definition.ts";
+import { DynamoDB, type Key, type QueryPage } from "./DynamoDB.ts";
 
 /**
- * One queue as the catalog knows it.
+ * A queue's stored definition.
  *
  * @since 0.1.0
  * @category models
  */
-export interface QueueDescriptor {
+export interface QueueDefinition {
   /** The queue's name. */
   readonly name: string;
-  /** Its index shards. */
+  /**
+   * The definition's version: 1 when defined, one more at each `Queue.update`. 0 for a catalog
+   * item written by an earlier release (no definition yet: the next `Queue.make` writes one).
+   */
+  readonly version: number;
+  /** Its index shards (fixed). */
   readonly shards: number;
-  /** Its priority bands. */
+  /** Its priority bands (fixed). */
   readonly priorities: number;
   /** The receive count at which it dead-letters a message. */
   readonly maxReceives: number;
   /** Its default visibility timeout in milliseconds. */
   readonly visibilityTimeoutMillis: number;
-  /** When a handle last registered it (epoch ms). */
+  /** Its deduplication window in milliseconds. */
+  readonly deduplicationWindowMillis: number;
+  /** Payloads larger than this many bytes are stored compressed; `false`: never. */
+  readonly compressAbove: number | false;
+  /** Whether sends without a deduplication id are deduplicated by content. */
+  readonly contentBasedDeduplication: boolean;
+  /** When it was defined (epoch ms). */
+  readonly definedAt: number;
+  /** When it last changed (epoch ms). */
+  readonly updatedAt: number;
+}
+
+/**
+ * One queue as the catalog knows it: its definition and its throughput.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface QueueDescriptor extends QueueDefinition {
+  /** When it was defined (epoch ms); the same as `definedAt`. */
   readonly registeredAt: number;
   /**
    * How many messages its handles have acked, all time, as they reported it: each handle adds
@@ -47,31 +78,6 @@ export interface QueueDescriptor {
   readonly completed: number;
 }
 
-const isCount = (v: unknown, max: number): v is number =>
-  typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= max;
-
-/** Reads a catalog item; `undefined` for one that is not a valid descriptor (left alone). */
-const descriptorOf = (item: Item): QueueDescriptor | undefined => {
-  const { sk, shards, priorities, maxReceives, visibilityTimeoutMillis, registeredAt } = item;
-  if (typeof sk !== "string" || !QUEUE_NAME.test(sk)) return undefined;
-  if (!isCount(shards, 64) || !isCount(priorities, 10) || !isCount(maxReceives, 10_000)) {
-    return undefined;
-  }
-  if (typeof visibilityTimeoutMillis !== "number" || typeof registeredAt !== "number") {
-    return undefined;
-  }
-  const completed = typeof item.completed === "number" ? item.completed : 0;
-  return {
-    name: sk,
-    shards,
-    priorities,
-    maxReceives,
-    visibilityTimeoutMillis,
-    registeredAt,
-    completed,
-  };
-};
-
 /** An unconditional update cannot fail its condition. */
 const unconditional = <A>(
   effect: Effect.Effect<A, ConditionFailed | DynamoDBError>,
@@ -79,29 +85,21 @@ const unconditional = <A>(
   Effect.asVoid(Effect.catchTag(effect, "ConditionFailed", () => Effect.void));
 
 /**
- * Writes a queue's shape into its catalog item (creating it), keeping its `completed` count. The
- * last handle to register wins, so the catalog follows a queue whose shape changes.
+ * One queue's catalog entry (one strongly consistent `GetItem`), `undefined` when the table has
+ * none.
  *
  * @since 0.1.0
- * @category writes
+ * @category reads
  */
-export const register = (
+export const get = (
   table: string,
-  queue: Omit<QueueDescriptor, "completed">,
-): Effect.Effect<void, DynamoDBError, DynamoDB> =>
-  Effect.flatMap(
-    DynamoDB,
-    (db) =>
-      unconditional(db.update(table, { pk: CATALOG_PK, sk: queue.name }, {
-        set: {
-          shards: queue.shards,
-          priorities: queue.priorities,
-          maxReceives: queue.maxReceives,
-          visibilityTimeoutMillis: queue.visibilityTimeoutMillis,
-          registeredAt: queue.registeredAt,
-        },
-      })),
-  );
+  queue: string,
+): Effect.Effect<QueueDescriptor | undefined, DynamoDBError, DynamoDB> =>
+  Effect.flatMap(DynamoDB, (db) =>
+    Effect.map(db.get(table, catalogKey(queue)), (item) => {
+      const d = item === undefined ? undefined : parseDefinition(item, LEGACY_DEFAULTS);
+      return d === undefined ? undefined : toDescriptor(d);
+    }));
 
 /**
  * Adds `count` acked messages to a queue's `completed` count (one `UpdateItem` with `ADD`, so
@@ -140,8 +138,8 @@ export const list = (
           consistent: true,
         });
         for (const item of page.items) {
-          const d = descriptorOf(item);
-          if (d !== undefined) queues.push(d);
+          const d = parseDefinition(item, LEGACY_DEFAULTS);
+          if (d !== undefined) queues.push(toDescriptor(d));
         }
         startKey = page.lastKey;
       } while (startKey !== undefined);

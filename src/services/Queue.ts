@@ -25,7 +25,7 @@
  * @module
  */
 import type * as Duration from "effect/Duration";
-import * as Effect from "effect/Effect";
+import type * as Effect from "effect/Effect";
 import type * as Either from "effect/Either";
 import type * as Option from "effect/Option";
 import type * as ParseResult from "effect/ParseResult";
@@ -39,15 +39,28 @@ import type {
   MaxReceivesExceeded,
   MessageNotFound,
   PayloadTooLarge,
+  QueueDefinitionConflict,
+  QueueNotEmpty,
+  QueueNotFound,
   UndecodableMessage,
 } from "../Errors.ts";
-import { makeQueue } from "../internal/queue/make.ts";
-import { settingsOf } from "../internal/queue/options.ts";
+import { DEFINITION_REFRESH_MILLIS } from "../internal/queue/catalogReport.ts";
+import {
+  defineQueue,
+  deleteQueue,
+  describeQueue,
+  updateQueue,
+} from "../internal/queue/lifecycle.ts";
+import { openQueue } from "../internal/queue/make.ts";
+import type { QueueDefinition, QueueDescriptor } from "./Catalog.ts";
 import type { MessageInfo, MessageState, ReceivedMessage } from "../schema/Message.ts";
-import { DynamoDB, type TransactItem } from "./DynamoDB.ts";
+import type { DynamoDB, TransactItem } from "./DynamoDB.ts";
 
 /**
- * Options of `Queue.make`.
+ * Options of `Queue.make`. A queue's shape and settings (every option but `table`, `name` and
+ * `schema`) are stored in the table as its definition, written by the queue's first handle (or
+ * `Queue.define`): a later handle adopts each setting its options leave out and fails with
+ * `QueueDefinitionConflict` on one they contradict. The defaults below are those a new queue gets.
  *
  * @since 0.1.0
  * @category models
@@ -491,8 +504,16 @@ export interface Queue<A> {
 }
 
 /**
- * Creates a typed handle for one queue. Validates the options (a typed `InvalidOptions`, nothing
- * written); the table itself is created with `Table.create`.
+ * Creates a typed handle for one queue, running with the queue's definition stored in the table
+ * (one GetItem). A queue without one gets it written from the options (one conditional
+ * UpdateItem: of two first handles, one writes and the other adopts or conflicts). A setting the
+ * options leave out is taken from the definition; one they contradict fails with
+ * `QueueDefinitionConflict` naming each setting. Invalid options fail with `InvalidOptions`.
+ *
+ * The handle reads the definition again at most every `definitionRefreshMillis` (10 s), beside
+ * one of its sends, receives or acks, so a `Queue.update` of the visibility timeout,
+ * `maxReceives`, the deduplication window or compression reaches a busy handle within that bound.
+ * The table itself is created with `Table.create`.
  *
  * @example
  * ```ts
@@ -513,8 +534,138 @@ export interface Queue<A> {
  */
 export const make = <A, I>(
   options: QueueOptions<A, I>,
-): Effect.Effect<Queue<A>, InvalidOptions, DynamoDB> =>
-  Effect.gen(function* () {
-    const settings = yield* settingsOf(options);
-    return makeQueue(yield* DynamoDB, settings, options.schema);
-  });
+): Effect.Effect<Queue<A>, InvalidOptions | QueueDefinitionConflict | DynamoDBError, DynamoDB> =>
+  openQueue(options, { absent: "create" });
+
+/**
+ * How often, at most, a busy handle reads its queue's definition again (milliseconds): the bound
+ * within which `Queue.update` reaches running handles.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const definitionRefreshMillis: number = DEFINITION_REFRESH_MILLIS;
+
+/**
+ * Options of `Queue.define`: those of `Queue.make` without the schema.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DefineOptions = Omit<QueueOptions<unknown, unknown>, "schema">;
+
+/**
+ * Defines a queue from the options (unset settings get the defaults), or, if it is defined,
+ * checks that the options agree with the stored definition; returns the definition.
+ *
+ * @example
+ * ```ts
+ * import { Queue } from "@dynamomq/dynamomq";
+ *
+ * const defined = Queue.define({ table: "dynamomq", name: "orders", shards: 4, maxReceives: 20 });
+ * ```
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const define = (
+  options: DefineOptions,
+): Effect.Effect<
+  QueueDefinition,
+  InvalidOptions | QueueDefinitionConflict | DynamoDBError,
+  DynamoDB
+> => defineQueue(options);
+
+/**
+ * A queue's catalog entry (definition and throughput), or none when the table has no such queue
+ * (one GetItem). A version of 0 is a catalog item of an earlier release, not yet a definition.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const describe = (
+  table: string,
+  name: string,
+): Effect.Effect<Option.Option<QueueDescriptor>, DynamoDBError, DynamoDB> =>
+  describeQueue(table, name);
+
+/**
+ * Changes to a queue's definition (`Queue.update`). The visibility timeout, `maxReceives`, the
+ * deduplication window and compression change live: every handle applies them within
+ * `definitionRefreshMillis`. `shards` and `priorities` cannot change (an update naming another
+ * value fails with `InvalidOptions`; naming the stored value is allowed).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface QueueUpdate {
+  readonly visibilityTimeout?: Duration.DurationInput | undefined;
+  readonly maxReceives?: number | undefined;
+  readonly deduplicationWindow?: Duration.DurationInput | undefined;
+  readonly compressAbove?: number | false | undefined;
+  readonly contentBasedDeduplication?: boolean | undefined;
+  readonly shards?: number | undefined;
+  readonly priorities?: number | undefined;
+  /**
+   * Apply the update only to this version (optimistic concurrency): another version fails with
+   * `QueueDefinitionConflict` on `version`. Without it, the update applies to the current one.
+   */
+  readonly expectedVersion?: number | undefined;
+}
+
+/**
+ * Changes a queue's definition as its next version (one GetItem and one conditional UpdateItem).
+ * Returns the new definition.
+ *
+ * @example
+ * ```ts
+ * import { Queue } from "@dynamomq/dynamomq";
+ *
+ * const longer = Queue.update("dynamomq", "orders", { visibilityTimeout: "2 minutes" });
+ * ```
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const update = (
+  table: string,
+  name: string,
+  changes: QueueUpdate,
+): Effect.Effect<
+  QueueDefinition,
+  InvalidOptions | QueueNotFound | QueueDefinitionConflict | DynamoDBError,
+  DynamoDB
+> => updateQueue(table, name, changes);
+
+/**
+ * Deletes a queue's definition. A queue that still holds messages is refused with
+ * `QueueNotEmpty` unless `force`, which first deletes every message (in every state) and its
+ * FIFO groups. Deduplication tombstones are left to expire by TTL. Returns how many messages
+ * were deleted. Stop the queue's producers and consumers first: a running handle keeps its
+ * settings, and its sends land in a queue without a definition.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+const deleteQueueDefinition = (
+  table: string,
+  name: string,
+  options?: { readonly force?: boolean | undefined },
+): Effect.Effect<
+  { readonly messages: number },
+  InvalidOptions | QueueNotFound | QueueNotEmpty | QueueDefinitionConflict | DynamoDBError,
+  DynamoDB
+> => deleteQueue(table, name, options);
+
+export {
+  /**
+   * Deletes a queue's definition. A queue that still holds messages is refused with
+   * `QueueNotEmpty` unless `force`, which first deletes every message (in every state) and its
+   * FIFO groups. Deduplication tombstones are left to expire by TTL. Returns how many messages
+   * were deleted.
+   *
+   * @since 0.1.0
+   * @category lifecycle
+   */
+  deleteQueueDefinition as delete,
+};

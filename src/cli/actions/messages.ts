@@ -37,6 +37,7 @@ import {
   now,
   plural,
   theQueue,
+  theQueueToSend,
 } from "./shared.ts";
 
 const receivedJson = (m: ReceivedMessage<unknown>): Record<string, unknown> => ({
@@ -108,7 +109,7 @@ export const parseBody = (text: string, where: string): Either.Either<unknown, C
 const sendOne = (data: string, input: SendInput): Effect.Effect<void, ActionError, Env> =>
   Effect.gen(function* () {
     const body = yield* parseBody(data, "--data");
-    const q = yield* theQueue;
+    const q = yield* theQueueToSend;
     const result = yield* q.send(body, sendOptions(input)).pipe(
       Effect.catchTag("ParseError", (e) => Effect.fail(usage(e.message))),
     );
@@ -150,7 +151,7 @@ const sendStdin = (input: SendInput): Effect.Effect<void, ActionError, Env> =>
         } names one message, but stdin has ${bodies.length}`,
       );
     }
-    const q = yield* theQueue;
+    const q = yield* theQueueToSend;
     const s = yield* SettingsTag;
     const options = sendOptions(input);
     const progress = bodies.length >= PROGRESS_FROM;

@@ -15,6 +15,9 @@ import type {
   LeaseLost,
   MessageNotFound,
   PayloadTooLarge,
+  QueueDefinitionConflict,
+  QueueNotEmpty,
+  QueueNotFound,
   TableMismatch,
 } from "../../Errors.ts";
 import { metadataJson } from "../../internal/messageJson.ts";
@@ -24,7 +27,7 @@ import type * as Queue from "../../services/Queue.ts";
 import { type CliError, usage } from "../errors.ts";
 import { relative, table, truncate } from "../format.ts";
 import * as Io from "../io.ts";
-import { queue as queueOf, type Settings, SettingsTag } from "../session.ts";
+import { queue as queueOf, queueWith, type Settings, SettingsTag } from "../session.ts";
 
 /**
  * What an action needs: the settings and DynamoDB.
@@ -49,6 +52,9 @@ export type ActionError =
   | MessageNotFound
   | DuplicateMessage
   | PayloadTooLarge
+  | QueueDefinitionConflict
+  | QueueNotFound
+  | QueueNotEmpty
   | TableMismatch;
 
 /**
@@ -77,11 +83,32 @@ export const emit = (report: Report): Effect.Effect<void, never, Settings> =>
 /** The current time (epoch ms), from Effect's clock. */
 export const now: Effect.Effect<number> = Clock.currentTimeMillis;
 
-/** The queue with the failures of `Queue.make` reported as usage errors. */
-export const theQueue: Effect.Effect<Queue.Queue<unknown>, CliError, Env> = Effect.mapError(
-  queueOf,
-  (e) => usage(e.message, "InvalidOptions"),
-);
+/** Invalid options as usage errors. */
+const asUsage = <A, E extends { readonly _tag: string; readonly message: string }, R>(
+  effect: Effect.Effect<A, E, R>,
+): Effect.Effect<A, Exclude<E, InvalidOptions> | CliError, R> =>
+  Effect.catchIf(
+    effect,
+    (e): e is Extract<E, InvalidOptions> => e._tag === "InvalidOptions",
+    (e) => Effect.fail(usage(e.message, "InvalidOptions")),
+  ) as Effect.Effect<A, Exclude<E, InvalidOptions> | CliError, R>;
+
+/**
+ * The queue, with its stored definition (a flag that contradicts it is a
+ * `QueueDefinitionConflict`); a queue without one is read with the flags, never defined.
+ */
+export const theQueue: Effect.Effect<
+  Queue.Queue<unknown>,
+  CliError | QueueDefinitionConflict | DynamoDBError,
+  Env
+> = asUsage(queueOf);
+
+/** The queue for `send`: a queue without a definition gets one from the flags. */
+export const theQueueToSend: Effect.Effect<
+  Queue.Queue<unknown>,
+  CliError | QueueDefinitionConflict | DynamoDBError,
+  Env
+> = asUsage(queueWith("create"));
 
 /** A body as one line of JSON. */
 export const bodyText = (body: unknown): string => JSON.stringify(body);

@@ -1,36 +1,46 @@
 /**
- * Catalog reporting of one queue handle: the queue's catalog item (`Catalog.ts`) is registered
- * beside the handle's first send, sendBatch, receive, ack or ackBatch, and acks are added to its
- * `completed` count (the dashboard's throughput) beside a later such request.
+ * The catalog side of one queue handle: it reads its queue's stored definition again (catalog
+ * item `#queues / <queue>`) at most every `DEFINITION_REFRESH_MILLIS`, beside a later send,
+ * sendBatch, receive, ack or ackBatch, and applies a newer version's live settings
+ * (`maxReceives`, visibility timeout, deduplication window, compression) to the context; and it
+ * adds acks to the item's `completed` count (the dashboard's throughput) beside such a request.
  *
- * Requests: `register` is one UpdateItem on `#queues / <queue>` (SET of the queue's shape),
- * `addCompleted` one UpdateItem with ADD `completed`. Neither is conditional.
+ * Requests: `refresh` is one GetItem of the catalog item; `addCompleted` one UpdateItem with ADD
+ * `completed` (not conditional).
  *
  * Invariants:
- * - A catalog write never fails nor delays the request it rides with beyond running beside it:
- *   a failure is logged (register: warning, not retried; report: debug, the count kept for the
- *   next report). An interrupted register is tried again by a later request.
+ * - A catalog request never fails nor delays the request it rides with beyond running beside it:
+ *   a failure is logged (debug), the refresh tried again after the next interval, the count kept
+ *   for the next report. An interrupted refresh or report is tried again by a later request.
+ * - The refresh bound: a definition updated at time U is in effect for every request a busy
+ *   handle starts after U + `DEFINITION_REFRESH_MILLIS` + the one request that carried the read.
+ * - `shards` and `priorities` of a running handle never change (the update refuses them).
  * - Acks are reported at most once per `COMPLETED_REPORT_MILLIS` per handle, the window starting
  *   at the first ack counted, so a short-lived handle reports nothing.
  * - A request with nothing due costs one clock read and forks nothing.
  *
- * This module owns the handle's only mutable state (`CatalogState`); nothing else writes it.
+ * This module owns the handle's only mutable state (`CatalogState` and the context's
+ * `LiveSettings`); nothing else writes them.
  *
  * @module
  */
 import * as Effect from "effect/Effect";
 import * as Exit from "effect/Exit";
-import { addCompleted, register } from "../../services/Catalog.ts";
+import { addCompleted } from "../../services/Catalog.ts";
 import { DynamoDB } from "../../services/DynamoDB.ts";
 import type { QueueContext } from "./context.ts";
+import { LIVE, readDefinition, withDefined } from "./definition.ts";
 
 /** How often a handle adds its acks to the catalog's `completed` count, at most. */
 const COMPLETED_REPORT_MILLIS = 10_000;
 
+/** How often a busy handle reads its queue's definition again, at most (and at least). */
+export const DEFINITION_REFRESH_MILLIS = 10_000;
+
 /** The mutable reporting state of one handle. */
 interface CatalogState {
-  /** Whether the catalog item was registered (or a register is under way). */
-  registration: "pending" | "writing" | "done";
+  /** Whether a read of the definition is under way. */
+  refreshing: boolean;
   /** Acks counted and not yet added to the catalog item. */
   unreported: number;
   /** When the current report window began; unset until the first ack is counted. */
@@ -41,7 +51,7 @@ interface CatalogState {
 
 /** What the protocols use to report to the catalog. */
 export interface CatalogReport {
-  /** Runs a request with the catalog writes that are due beside it. */
+  /** Runs a request with the catalog reads and writes that are due beside it. */
   readonly withCatalog: <X, E, R>(effect: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>;
   /** Counts `n` acks for the next report. */
   readonly countCompleted: (n: number) => Effect.Effect<void>;
@@ -49,38 +59,52 @@ export interface CatalogReport {
 
 /** The catalog reporting of one handle, with fresh state. */
 export const makeCatalogReport = <A>(ctx: QueueContext<A>): CatalogReport => {
-  const { db, table, name, settings, now } = ctx;
+  const { db, table, name, live, now } = ctx;
   const state: CatalogState = {
-    registration: "pending",
+    refreshing: false,
     unreported: 0,
     reportWindowStart: undefined,
     reporting: false,
   };
 
-  const registerCatalog = (registeredAt: number): Effect.Effect<void> =>
+  const refreshDue = (t: number): boolean =>
+    !state.refreshing && t - live.readAt >= DEFINITION_REFRESH_MILLIS;
+
+  const refresh = (t: number): Effect.Effect<void> =>
     Effect.suspend(() => {
-      // Another request may have started it since this one looked.
-      if (state.registration !== "pending") return Effect.void;
-      state.registration = "writing";
-      return register(table, {
-        name,
-        shards: settings.shards,
-        priorities: settings.priorities,
-        maxReceives: settings.maxReceives,
-        visibilityTimeoutMillis: settings.visibilityTimeoutMillis,
-        registeredAt,
-      }).pipe(
-        Effect.provideService(DynamoDB, db),
-        Effect.catchAll((e) =>
-          Effect.logWarning("DynamoMQ: could not write the queue's catalog item").pipe(
-            Effect.annotateLogs({ queue: name, table, error: e.message }),
-          )
-        ),
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            state.registration = Exit.isInterrupted(exit) ? "pending" : "done";
+      if (!refreshDue(t)) return Effect.void;
+      state.refreshing = true;
+      return readDefinition(db, table, name).pipe(
+        Effect.flatMap((stored) =>
+          Effect.suspend(() => {
+            live.readAt = t;
+            if (stored === undefined || stored.version === 0) {
+              return live.version === 0 ? Effect.void : Effect.logWarning(
+                "DynamoMQ: the queue's definition is gone (deleted); the handle keeps its settings",
+              ).pipe(Effect.annotateLogs({ queue: name, table }));
+            }
+            if (stored.version <= live.version) return Effect.void;
+            const changed = Object.fromEntries(LIVE.map((k) => [k, stored[k]]));
+            live.current = withDefined(live.current, { ...live.current, ...changed });
+            live.version = stored.version;
+            return Effect.logDebug("DynamoMQ: applied a new version of the queue's definition")
+              .pipe(Effect.annotateLogs({ queue: name, table, version: stored.version }));
           })
         ),
+        Effect.catchAll((e) =>
+          Effect.sync(() => {
+            live.readAt = t;
+          }).pipe(
+            Effect.zipRight(
+              Effect.logDebug("DynamoMQ: could not read the queue's definition again").pipe(
+                Effect.annotateLogs({ queue: name, table, error: e.message }),
+              ),
+            ),
+          )
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          state.refreshing = false;
+        })),
       );
     });
 
@@ -123,9 +147,9 @@ export const makeCatalogReport = <A>(ctx: QueueContext<A>): CatalogReport => {
       Effect.flatMap(
         now,
         (t) =>
-          state.registration !== "pending" && !reportDue(t) ? effect : Effect.zipLeft(
+          !refreshDue(t) && !reportDue(t) ? effect : Effect.zipLeft(
             effect,
-            Effect.zip(registerCatalog(t), reportCompleted(t)),
+            Effect.zip(refresh(t), reportCompleted(t)),
             { concurrent: true },
           ),
       ),

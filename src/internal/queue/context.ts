@@ -1,7 +1,11 @@
 /**
  * The queue context: the one record every protocol module of a queue handle receives, in place of
- * the closure variables `makeQueue` used to share. It is immutable: the only mutable state of a
- * handle (catalog reporting) is owned by `catalogReport.ts`.
+ * the closure variables `makeQueue` used to share. Its fields never change, except that
+ * `settings` is a live view of `live.current`: the queue's stored definition, which
+ * `catalogReport.ts` reads again periodically, so an updated `maxReceives`, visibility timeout or
+ * deduplication window reaches every protocol without a restart (read `ctx.settings.x` when the
+ * value is used; `shards` and `priorities` never change). The only other mutable state of a
+ * handle (catalog reporting) is owned by `catalogReport.ts` too.
  *
  * Also the helpers every protocol shares: decoding a stored body, the fields that move a message
  * to the dead-letter queue, and two ways to treat a `ConditionFailed`. None of them makes a
@@ -35,10 +39,22 @@ import type { DynamoDB, Item, Key } from "../../services/DynamoDB.ts";
 import type { FailureInfo } from "../../services/Queue.ts";
 import type { Settings } from "./options.ts";
 
+/** The stored definition a handle runs with; `catalogReport.ts` replaces it on a newer version. */
+export interface LiveSettings {
+  current: Settings;
+  /** The definition's version (0: the queue has none, the handle runs with its options). */
+  version: number;
+  /** When the definition was last read (epoch ms). */
+  readAt: number;
+}
+
 /** Everything a protocol module of one queue handle needs. */
 export interface QueueContext<A> {
   readonly db: DynamoDB;
+  /** The current settings: a view whose every read returns `live.current`'s value. */
   readonly settings: Settings;
+  /** The cell behind `settings`. */
+  readonly live: LiveSettings;
   /** `settings.table`. */
   readonly table: string;
   /** `settings.name`. */
@@ -59,18 +75,29 @@ export interface QueueContext<A> {
   readonly readyPartitions: ReadonlyArray<string>;
 }
 
-/** Builds the context of one queue handle from its validated settings. */
+/** A view of `live.current` whose every field read returns the current value. */
+const liveView = (live: LiveSettings): Settings => {
+  const view = {} as Record<keyof Settings, unknown>;
+  for (const key of Object.keys(live.current) as Array<keyof Settings>) {
+    Object.defineProperty(view, key, { enumerable: true, get: () => live.current[key] });
+  }
+  return view as unknown as Settings;
+};
+
+/** Builds the context of one queue handle from its stored settings. */
 export const makeContext = <A, I>(
   db: DynamoDB,
-  settings: Settings,
+  live: LiveSettings,
   schema: Schema.Schema<A, I>,
 ): QueueContext<A> => {
-  const { table, name, shards, priorities } = settings;
+  const settings = liveView(live);
+  const { table, name, shards, priorities } = live.current;
   const codec = Schema.parseJson(schema);
   const bands = Array.from({ length: priorities }, (_, i) => priorities - 1 - i);
   return {
     db,
     settings,
+    live,
     table,
     name,
     codec,
