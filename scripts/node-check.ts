@@ -34,7 +34,7 @@ const ROOT = new URL("../", import.meta.url);
 const ENTRY_POINTS: Readonly<Record<string, string>> = {
   ".": "mod.ts",
   "./testing": "testing.ts",
-  "./dashboard": "src/dashboard/Dashboard.ts",
+  "./dashboard": "dashboard.ts",
 };
 /**
  * The oldest Node the package supports (README, "Node"): the check runs on it. Its major version

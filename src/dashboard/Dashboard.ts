@@ -9,7 +9,7 @@
  * import { createServer } from "node:http";
  * import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer";
  * import * as Layer from "effect/Layer";
- * import * as Dashboard from "@dynamomq/dynamomq/dashboard";
+ * import { Dashboard } from "@dynamomq/dynamomq/dashboard";
  * import { DynamoDBLive } from "@dynamomq/dynamomq";
  *
  * const AdminLive = Dashboard.layer({ table: "dynamomq", readOnly: true }).pipe(
@@ -53,12 +53,13 @@ import { html, script, style } from "./assets.ts";
  * @category models
  */
 export interface ExtraQueue {
+  /** The queue's name. */
   readonly name: string;
-  /** @default 1 */
+  /** How many shards its ready messages are spread over. @default 1 */
   readonly shards?: number | undefined;
-  /** @default 1 */
+  /** How many priority bands it has. @default 1 */
   readonly priorities?: number | undefined;
-  /** @default 5 */
+  /** After how many receives its messages are dead-lettered. @default 5 */
   readonly maxReceives?: number | undefined;
 }
 

@@ -200,6 +200,7 @@ export const DynamoDBFaults: Context.Tag<DynamoDBFaults, DynamoDBFaults> = Conte
 export interface Faulty {
   /** Forwards every call to the wrapped service, failing some as configured. */
   readonly service: DynamoDB;
+  /** Reads and resets what was injected, and turns injection on and off. */
   readonly faults: DynamoDBFaults;
 }
 

@@ -90,6 +90,7 @@ export const DynamoDBMeter: Context.Tag<DynamoDBMeter, DynamoDBMeter> = Context.
 export interface Metered {
   /** Forwards every call to the wrapped service, counting it. */
   readonly service: DynamoDB;
+  /** Reads and resets what was counted. */
   readonly meter: DynamoDBMeter;
 }
 

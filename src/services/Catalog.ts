@@ -17,7 +17,7 @@
  * @module
  */
 import * as Effect from "effect/Effect";
-import type { ConditionFailed, DynamoDBError } from "../Errors.ts";
+import type { DynamoDBError } from "../Errors.ts";
 import { CATALOG_PK } from "../internal/keys.ts";
 import {
   catalogKey,
@@ -78,12 +78,6 @@ export interface QueueDescriptor extends QueueDefinition {
   readonly completed: number;
 }
 
-/** An unconditional update cannot fail its condition. */
-const unconditional = <A>(
-  effect: Effect.Effect<A, ConditionFailed | DynamoDBError>,
-): Effect.Effect<void, DynamoDBError> =>
-  Effect.asVoid(Effect.catchTag(effect, "ConditionFailed", () => Effect.void));
-
 /**
  * One queue's catalog entry (one strongly consistent `GetItem`), `undefined` when the table has
  * none.
@@ -100,23 +94,6 @@ export const get = (
       const d = item === undefined ? undefined : parseDefinition(item, LEGACY_DEFAULTS);
       return d === undefined ? undefined : toDescriptor(d);
     }));
-
-/**
- * Adds `count` acked messages to a queue's `completed` count (one `UpdateItem` with `ADD`, so
- * every handle of the queue can report at once without losing any).
- *
- * @since 0.1.0
- * @category writes
- */
-export const addCompleted = (
-  table: string,
-  queue: string,
-  count: number,
-): Effect.Effect<void, DynamoDBError, DynamoDB> =>
-  Effect.flatMap(DynamoDB, (db) =>
-    unconditional(
-      db.update(table, { pk: CATALOG_PK, sk: queue }, { add: { completed: count } }),
-    ));
 
 /**
  * Every queue in the table's catalog, sorted by name (one `Query`, paged).

@@ -599,12 +599,19 @@ export const describe = (
  * @category models
  */
 export interface QueueUpdate {
+  /** The new default visibility timeout (live). */
   readonly visibilityTimeout?: Duration.DurationInput | undefined;
+  /** The new receive limit before dead-lettering (live). */
   readonly maxReceives?: number | undefined;
+  /** The new deduplication window (live). */
   readonly deduplicationWindow?: Duration.DurationInput | undefined;
+  /** The new compression threshold, or `false` (live). */
   readonly compressAbove?: number | false | undefined;
+  /** Whether sends without a key are deduplicated by content (live). */
   readonly contentBasedDeduplication?: boolean | undefined;
+  /** Must equal the stored value: shards cannot change. */
   readonly shards?: number | undefined;
+  /** Must equal the stored value: priority bands cannot change. */
   readonly priorities?: number | undefined;
   /**
    * Apply the update only to this version (optimistic concurrency): another version fails with

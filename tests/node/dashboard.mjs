@@ -8,7 +8,7 @@ import { test } from "node:test";
 import * as HttpServer from "@effect/platform/HttpServer";
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer";
 import { Queue, Table } from "@dynamomq/dynamomq";
-import * as Dashboard from "@dynamomq/dynamomq/dashboard";
+import { Dashboard } from "@dynamomq/dynamomq/dashboard";
 import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
 import { Context, Effect, Layer, Schema } from "effect";
 

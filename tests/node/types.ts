@@ -2,7 +2,7 @@
 // against the compiled build: proves the emitted declarations give Node TypeScript users the real
 // types, not `any`. It runs nothing.
 import { Consumer, Queue, Table } from "@dynamomq/dynamomq";
-import * as Dashboard from "@dynamomq/dynamomq/dashboard";
+import { Dashboard } from "@dynamomq/dynamomq/dashboard";
 import { DynamoDBMemory } from "@dynamomq/dynamomq/testing";
 import { Effect, Schema } from "effect";
 

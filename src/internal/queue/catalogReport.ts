@@ -26,8 +26,8 @@
  */
 import * as Effect from "effect/Effect";
 import * as Exit from "effect/Exit";
-import { addCompleted } from "../../services/Catalog.ts";
-import { DynamoDB } from "../../services/DynamoDB.ts";
+import { exists } from "../../services/DynamoDB.ts";
+import { CATALOG_PK } from "../keys.ts";
 import type { QueueContext } from "./context.ts";
 import { LIVE, readDefinition, withDefined } from "./definition.ts";
 
@@ -119,8 +119,13 @@ export const makeCatalogReport = <A>(ctx: QueueContext<A>): CatalogReport => {
       state.unreported = 0;
       state.reporting = true;
       state.reportWindowStart = t;
-      return addCompleted(table, name, count).pipe(
-        Effect.provideService(DynamoDB, db),
+      // ADD, so every handle of the queue can report at once without losing any; conditioned on
+      // the catalog item existing, so a handle still running after `Queue.delete` does not
+      // recreate a shapeless item (its count is then dropped with the queue).
+      return db.update(table, { pk: CATALOG_PK, sk: name }, { add: { completed: count } }, {
+        condition: exists("pk"),
+      }).pipe(
+        Effect.catchTag("ConditionFailed", () => Effect.void),
         Effect.onExit((exit) =>
           Effect.sync(() => {
             state.reporting = false;
