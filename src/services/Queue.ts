@@ -483,6 +483,19 @@ export interface Queue<A> {
     id: string,
   ) => Effect.Effect<Option.Option<MessageInfo<A>>, InvalidOptions | DynamoDBError>;
   /**
+   * The received message that `lease` holds, rebuilt from the table: for settling, in another
+   * process, a message received elsewhere (the CLI's `receive`, then `ack --lease`). Fails with
+   * `LeaseLost` when the message is not in flight under that lease, `MessageNotFound` when there
+   * is no such message. Reads only.
+   */
+  readonly resume: (
+    id: string,
+    lease: string,
+  ) => Effect.Effect<
+    ReceivedMessage<A>,
+    InvalidOptions | MessageNotFound | LeaseLost | UndecodableMessage | DynamoDBError
+  >;
+  /**
    * Lists messages in one state, oldest first, without receiving them. One call sends at most
    * 32 queries, so a page may hold fewer than `limit` messages (even none) and still have a
    * `cursor`. A cursor this queue's `list` of this state did not issue (malformed, for another

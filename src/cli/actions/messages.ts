@@ -7,8 +7,7 @@
  */
 import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
-import * as Option from "effect/Option";
-import { type DynamoDBError, MessageNotFound } from "../../Errors.ts";
+import type { DynamoDBError } from "../../Errors.ts";
 import { parseItem, type StoredMessage } from "../../internal/envelope.ts";
 import { groupMessageSk, groupPk, messageKey, parseGroupedId } from "../../internal/keys.ts";
 import type { ReceivedMessage } from "../../schema/Message.ts";
@@ -306,7 +305,7 @@ const SEARCHED_QUEUES = 100;
 const otherQueue = (
   id: string,
   lease: string,
-  here: StoredMessage | undefined,
+  existsHere: boolean,
 ): Effect.Effect<CliError | undefined, DynamoDBError, Env> =>
   Effect.gen(function* () {
     const s = yield* SettingsTag;
@@ -330,7 +329,7 @@ const otherQueue = (
     const holder = found.find((f) => holds(f.m, lease));
     if (holder !== undefined) return wrong([holder.name], " (the lease was issued there)");
     const existing = found.filter((f) => f.m !== undefined).map((f) => f.name);
-    return here === undefined && existing.length > 0 ? wrong(existing, "") : undefined;
+    return !existsHere && existing.length > 0 ? wrong(existing, "") : undefined;
   });
 
 /**
@@ -347,38 +346,31 @@ export const leased = (
   lease: string,
 ): Effect.Effect<ReceivedMessage<unknown>, ActionError, Env> =>
   Effect.gen(function* () {
-    const s = yield* SettingsTag;
     const q = yield* theQueue;
-    const here = yield* storedIn(s.queue, id);
-    if (!holds(here, lease)) {
-      const wrong = yield* otherQueue(id, lease, here);
-      if (wrong !== undefined) return yield* wrong;
-    }
-    const info = yield* q.get(id);
-    if (Option.isNone(info)) {
-      return yield* new MessageNotFound({ queue: s.queue, messageId: id });
-    }
-    const m = info.value;
-    // The ack of a deduplicated message leaves a tombstone until the end of its window, which
-    // only the stored item records.
-    const deduplication: ReceivedMessage<unknown>["deduplication"] =
-      m.deduplicationId !== undefined && here?.dedupUntil !== undefined
-        ? { id: m.deduplicationId, until: here.dedupUntil }
-        : undefined;
-    return {
-      queue: s.queue,
-      id,
-      body: Either.getOrUndefined(m.body),
-      receives: m.receives,
-      sentAt: m.sentAt,
-      visibleAt: m.visibleAt,
-      lease,
-      attempts: m.attempts,
-      group: m.group,
-      priority: m.priority,
-      deduplication,
-    };
+    return yield* q.resume(id, lease).pipe(
+      // Only a failing settle pays for looking through the table's other queues.
+      Effect.catchTags({
+        LeaseLost: (e) => Effect.flatMap(wrongQueue(id, lease, true), () => Effect.fail(e)),
+        MessageNotFound: (e) => Effect.flatMap(wrongQueue(id, lease, false), () => Effect.fail(e)),
+        // The CLI reads bodies as unknown JSON, so only an item that is not a message gets here.
+        UndecodableMessage: (e) =>
+          Effect.fail(
+            new CliError({ message: e.message, code: ExitCode.failure, kind: e._tag }),
+          ),
+      }),
+    );
   });
+
+/** Fails with the queue the message belongs to, when it is another queue of the table. */
+const wrongQueue = (
+  id: string,
+  lease: string,
+  existsHere: boolean,
+): Effect.Effect<void, ActionError, Env> =>
+  Effect.flatMap(
+    otherQueue(id, lease, existsHere),
+    (wrong) => wrong === undefined ? Effect.void : Effect.fail(wrong),
+  );
 
 /**
  * How to settle a received message.

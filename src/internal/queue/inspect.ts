@@ -22,7 +22,7 @@ import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
 import * as Option from "effect/Option";
 import * as Random from "effect/Random";
-import { DynamoDBError, type InvalidOptions, MessageNotFound } from "../../Errors.ts";
+import { DynamoDBError, type InvalidOptions, LeaseLost, MessageNotFound } from "../../Errors.ts";
 import { parseItem, type StoredMessage } from "../envelope.ts";
 import {
   deadPartition,
@@ -44,6 +44,7 @@ import {
 import type { Queue } from "../../services/Queue.ts";
 import { infoOf, type QueueContext } from "./context.ts";
 import { integerIn, invalid, messageIdOf, stateOf } from "./options.ts";
+import { decodeClaimed } from "./receive.ts";
 
 /** The failure of an operation on an id that names no message of this queue. */
 export const notFound = <A>(ctx: QueueContext<A>, id: string): MessageNotFound =>
@@ -319,7 +320,9 @@ const resumeFrom = (
 };
 
 /** The read-only side of a queue handle: nothing here receives or changes a message. */
-export const makeInspect = <A>(ctx: QueueContext<A>): Pick<Queue<A>, "get" | "list" | "stats"> => {
+export const makeInspect = <A>(
+  ctx: QueueContext<A>,
+): Pick<Queue<A>, "get" | "resume" | "list" | "stats"> => {
   const { db, table, now, attrs } = ctx;
 
   const get: Queue<A>["get"] = (id) =>
@@ -333,6 +336,17 @@ export const makeInspect = <A>(ctx: QueueContext<A>): Pick<Queue<A>, "get" | "li
       if (Option.isNone(found)) return Option.none();
       return Option.some(yield* infoOf(ctx, found.value.s, yield* now));
     }).pipe(Effect.withSpan("DynamoMQ.get", { attributes: attrs }));
+
+  // One consistent GetItem (two for a grouped id that may be dead); nothing is written.
+  const resume: Queue<A>["resume"] = (id, lease) =>
+    Effect.gen(function* () {
+      yield* messageIdOf("resume", id);
+      const { item, s } = yield* locate(ctx, id);
+      if (s.state !== "inflight" || s.lease !== lease) {
+        return yield* new LeaseLost({ queue: ctx.name, messageId: id, operation: "resume" });
+      }
+      return yield* Effect.flatMap(decodeClaimed(ctx, item, id, lease), (decoded) => decoded);
+    }).pipe(Effect.withSpan("DynamoMQ.resume", { attributes: attrs }));
 
   const list: Queue<A>["list"] = (options) =>
     Effect.gen(function* () {
@@ -401,5 +415,5 @@ export const makeInspect = <A>(ctx: QueueContext<A>): Pick<Queue<A>, "get" | "li
     return { ...counts, oldestReadyAge: oldestSent === Infinity ? 0 : Math.max(0, t - oldestSent) };
   }).pipe(Effect.withSpan("DynamoMQ.stats", { attributes: attrs }));
 
-  return { get, list, stats };
+  return { get, resume, list, stats };
 };

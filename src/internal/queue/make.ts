@@ -133,6 +133,7 @@ export const makeQueue = <A, I>(
     redrive: admin.redrive,
     redriveAll: admin.redriveAll,
     get: inspect.get,
+    resume: inspect.resume,
     list: inspect.list,
     stats: inspect.stats,
     purge: admin.purge,

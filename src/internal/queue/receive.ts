@@ -71,7 +71,7 @@ interface Claimed<A> {
 const lost: Claimed<never> = { deadLettered: [] };
 
 /** Decodes a claimed item into a message, or explains why it cannot be delivered. */
-const decodeClaimed = <A>(
+export const decodeClaimed = <A>(
   ctx: QueueContext<A>,
   item: Item,
   id: string,
