@@ -383,7 +383,7 @@ export const deadLetterGrouped = <A>(
       if (there?.moveToken !== token) return yield* mark.left;
     }
     yield* finishDeadLetter(ctx, marked);
-  }).pipe(Effect.uninterruptible);
+  });
 
 /**
  * Finishes a stepwise dead-lettering from its mark (a head with `state = dead` and a
@@ -416,7 +416,7 @@ export const finishDeadLetter = <A>(
     yield* ignoreLost(db.delete(table, { pk: marked.pk as string, sk: marked.sk as string }, {
       condition: and(eq("state", "dead"), eq("moveToken", token)),
     }));
-  }).pipe(Effect.uninterruptible);
+  });
 
 /**
  * Redrives a dead grouped message back to its sequence number in its group: one
@@ -489,4 +489,70 @@ export const redriveGrouped = <A>(
     const there = yield* db.get(table, { pk: back.pk as string, sk: back.sk as string });
     if (there?.moveToken === token) return;
     return yield* redriven.left;
+  });
+
+/** Backends found to have no `TransactWriteItems` (dynalite), so they are not asked again. */
+const withoutTransactions = new WeakMap<object, true>();
+
+/** `attribute = value`, or `attribute_not_exists` when it was read as absent. */
+const asSeen = (attribute: string, value: unknown): Condition =>
+  value === undefined ? notExists(attribute) : eq(attribute, value as number);
+
+/**
+ * Claims a group's head under the group's lease. With transactions: one TransactWriteItems of
+ * the head's update (conditioned as given) and a ConditionCheck that the group is still held
+ * under this lease with both counters as `seen` — a message redriven to an earlier sequence
+ * number since the head was read moves them, so the later head is not claimed ahead of it.
+ * Without transactions (where grouped redrive is refused, so nothing can appear ahead of the
+ * head) one conditional UpdateItem. Returns the claimed item, or `undefined` on a lost race.
+ */
+export const claimHead = <A>(
+  ctx: QueueContext<A>,
+  head: Item,
+  seen: Item,
+  lease: string,
+  until: number,
+  condition: Condition,
+  t: number,
+): Effect.Effect<Item | undefined, DynamoDBError> =>
+  Effect.gen(function* () {
+    const { db, table } = ctx;
+    const id = head.id as string;
+    const key = { pk: head.pk as string, sk: head.sk as string };
+    const set = {
+      state: "inflight",
+      lease,
+      gsk: indexSortKey(until, id),
+      visibleAt: until,
+      updatedAt: t,
+    };
+    if (!withoutTransactions.has(db)) {
+      const claimed = yield* Effect.either(db.transactWrite([
+        { _tag: "Update", table, key, update: { set, add: { receives: 1 } }, condition },
+        {
+          _tag: "ConditionCheck",
+          table,
+          key: groupKey(ctx, head.group as string),
+          condition: and(
+            eq("lease", lease),
+            asSeen("next", seen.next),
+            asSeen("written", seen.written),
+          ),
+        },
+      ]));
+      if (Either.isRight(claimed)) {
+        return { ...head, ...set, receives: (head.receives as number) + 1 };
+      }
+      if (claimed.left._tag === "ConditionFailed") {
+        // Applied with its response lost, then retried? Then the head carries this lease.
+        const there = yield* db.get(table, key);
+        return there?.lease === lease && there.state === "inflight" ? there : undefined;
+      }
+      if (!unsupported(claimed.left)) return yield* claimed.left;
+      withoutTransactions.set(db, true);
+    }
+    return yield* db.update(table, key, { set, add: { receives: 1 } }, { condition }).pipe(
+      Effect.map((item): Item | undefined => item),
+      Effect.catchTag("ConditionFailed", () => Effect.succeed(undefined)),
+    );
   });

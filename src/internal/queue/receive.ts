@@ -65,6 +65,7 @@ import type { Queue } from "../../services/Queue.ts";
 import type { CatalogReport } from "./catalogReport.ts";
 import { bodyOf, deadFields, type QueueContext } from "./context.ts";
 import {
+  claimHead,
   deadLetterGrouped,
   finishDeadLetter,
   groupEntryId,
@@ -219,6 +220,7 @@ const claimGroup = <A>(
     if (Either.isLeft(claimed)) {
       return claimed.left._tag === "ConditionFailed" ? lost : yield* claimed.left;
     }
+    let seen: Item = claimed.right;
     const deadLettered: Array<MaxReceivesExceeded | UndecodableMessage> = [];
     // Every write to a head is conditioned on it as read (state, receive count) and on nobody
     // holding it under a lease that has not run out: a consumer whose group lease expired never
@@ -229,12 +231,16 @@ const claimGroup = <A>(
         head.receives === undefined ? notExists("receives") : eq("receives", head.receives),
         headFree(t),
       );
-    const dead = (head: Item, error: MaxReceivesExceeded | UndecodableMessage, reason: string) =>
-      deadLetterGrouped(ctx, head, { tag: error._tag, message: reason }, asRead(head), t)
-        .pipe(
-          Effect.tap(() => void deadLettered.push(error)),
-          Effect.catchTag("ConditionFailed", () => Effect.void),
-        );
+    const dead = (
+      head: Item,
+      error: MaxReceivesExceeded | UndecodableMessage,
+      reason: string,
+      condition: Condition = asRead(head),
+    ) =>
+      deadLetterGrouped(ctx, head, { tag: error._tag, message: reason }, condition, t).pipe(
+        Effect.tap(() => void deadLettered.push(error)),
+        Effect.catchTag("ConditionFailed", () => Effect.void),
+      );
     for (let i = 0; i < 10; i++) {
       const head = yield* headOf(ctx, group);
       if (head === undefined) break;
@@ -267,25 +273,19 @@ const claimGroup = <A>(
         yield* dead(head, error, error.message);
         continue;
       }
-      const taken = yield* Effect.either(
-        db.update(table, { pk: head.pk as string, sk: head.sk as string }, {
-          set: {
-            state: "inflight",
-            lease,
-            gsk: indexSortKey(until, id),
-            visibleAt: until,
-            updatedAt: t,
-          },
-          add: { receives: 1 },
-        }, { condition: asRead(head) }),
-      );
-      if (Either.isLeft(taken)) {
-        if (taken.left._tag === "DynamoDBError") return yield* taken.left;
-        continue; // changed meanwhile (an admin operation): read the head again
+      const taken = yield* claimHead(ctx, head, seen, lease, until, asRead(head), t);
+      if (taken === undefined) {
+        // Changed meanwhile (an admin operation, a send, a redrive): read the group and its
+        // head again, unless the group is no longer ours.
+        const g = yield* db.get(table, groupKey(ctx, group));
+        if (g === undefined || g.lease !== lease) return { deadLettered };
+        seen = g;
+        continue;
       }
-      const decoded = yield* decodeClaimed(ctx, taken.right, id, lease);
+      const decoded = yield* decodeClaimed(ctx, taken, id, lease);
       if (Either.isRight(decoded)) return { message: decoded.right, deadLettered };
-      yield* dead(taken.right, decoded.left, decoded.left.detail);
+      // Quarantined under the lease just taken, so a poison item never reaches a handler.
+      yield* dead(taken, decoded.left, decoded.left.detail, eq("lease", lease));
     }
     yield* settleGroup(ctx, group, lease);
     return { deadLettered };
