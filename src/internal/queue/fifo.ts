@@ -11,19 +11,36 @@
  *   conditioned on `attribute_not_exists(gpk)`, so a group out of the ready index is put back in
  *   the same write; when the group is already there, a second, unconditional UpdateItem only
  *   adds 1 to `next`. The returned `next - 1` is the message's sequence number.
- * - putGrouped: allocate, a PutItem of the message conditioned on `attribute_not_exists(pk)`, an
- *   unconditional UpdateItem ADD `written` 1; a taken sequence number starts over.
+ * - putGrouped: allocate, a PutItem of the message (carrying a `sendToken`) conditioned on
+ *   `attribute_not_exists(pk)` — on ConditionFailed a GetItem: its own token or no item means
+ *   done, someone else's item means start over — then `countWritten`: UpdateItem ADD `written` 1
+ *   conditioned on `attribute_not_exists(gpk)` (also putting the group back in the index) or on
+ *   `attribute_exists(gpk)`, tried in turn.
  * - headOf: one strongly consistent Query of the group partition, `sk` begins with `m#`, limit 1.
+ * - claimHead: TransactWriteItems of the head's UpdateItem (conditioned by the caller: state and
+ *   receives as read, `headFree`) and a ConditionCheck of the group (`lease`, `next`, `written`
+ *   as read); without transactions the UpdateItem alone.
  * - wakeGroup: GetItem of the group item, then an UpdateItem putting it in the index, due now,
  *   conditioned on `attribute_not_exists(lease)` (a holder will see the change itself).
- * - settleGroup: up to five rounds of GetItem (group) + headOf + one UpdateItem conditioned on
- *   `lease = <holder's lease>` (and, to leave the index, on `next` and `written` as just read).
- * - deadLetterGrouped: PutItem of a dead copy under the message's own key (`<queue>#<id>` /
- *   `msg`) conditioned on `attribute_not_exists(pk)`, then the caller-conditioned DeleteItem
- *   from the group; when that delete loses its race, the copy this call made is deleted.
+ * - freeGroup: one UpdateItem making the group due now, conditioned on a given lease.
+ * - settleGroup: up to ten rounds of GetItem (group) + headOf + one UpdateItem conditioned on
+ *   `lease = <holder's lease>` (and, to leave the index, on `next` and `written` as just read);
+ *   then one UpdateItem handing the group back due in a second.
+ * - deadLetterGrouped: TransactWriteItems of the dead copy under the message's own key
+ *   (`<queue>#<id>` / `msg`, `attribute_not_exists(pk)`, a `moveToken`) and the DeleteItem from
+ *   the group (caller's condition AND `state IN (ready, inflight)`); a ConditionFailed is read
+ *   back (GetItem of the copy). Without transactions: an UpdateItem marking the message dead in
+ *   place (same condition), then `finishDeadLetter`: PutItem of the copy (`attribute_not_exists(pk)
+ *   OR moveToken = <token>`), DeleteItem of the mark (`state = dead AND moveToken = <token>`).
+ * - redriveGrouped: GetItem of the group, then TransactWriteItems of the put-back
+ *   (`attribute_not_exists(pk)`), the DeleteItem of the dead copy (caller's condition) and an
+ *   UpdateItem of the group (ADD `next` 1, `written` 1, due now; conditioned on the group as read);
+ *   a ConditionFailed is read back. `Unsupported` without transactions.
  *
  * Invariants: at most one message of a group is in flight (claiming the group claims its head,
- * under one lease); a group leaves the index only when both counters are unchanged since it was
+ * under one lease; a head held under an unexpired lease is never claimed); a head is claimed only
+ * if nothing was put back ahead of it since it was read; a multi-item move is one transaction or a
+ * sequence of steps each recovered by the next actor, and is never undone unconditionally; a group leaves the index only when both counters are unchanged since it was
  * found empty, so a message sent meanwhile is never stranded; a sequence number that was
  * allocated and never written keeps an otherwise empty group in the index (looked at every
  * `GROUP_GAP_RETRY`) for at most `GROUP_GAP_ABANDON`; the head query skips missing numbers.
