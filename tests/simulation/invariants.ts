@@ -48,17 +48,10 @@ export type InvariantName =
  * reported as `LeaseLost`), with how the simulation recognises each.
  */
 export const knownDefects: { readonly [id: string]: string } = {
-  "1": "two concurrent dead-letterings of one grouped message can delete it",
-  "2": "a stale group holder (expired group lease) can claim the group's in-flight head",
   "4":
     "residual race of sendBatch's conditional retry: a message written by a BatchWriteItem whose response was lost, then received and acked (deleted) before the retry, is written again",
-  "6": "redrive/dead-letter of a grouped message are two writes: between them it is live and dead",
-  "S1":
-    "found by the simulation: a grouped send whose put applied but whose response was lost, then retried (ConditionFailed), writes the message again under the next sequence number",
   "outcome":
-    "left for the FIFO work: an ack of a grouped message whose write applied but whose response was lost reports LeaseLost (plain messages recognise their own write)",
-  "S2":
-    "found by the simulation: a redriven grouped message is never received when a consumer that had found its group empty takes the group out of the ready index meanwhile (redrive moves neither counter, so the release's condition holds)",
+    "an ack of a grouped message whose write applied but whose response was lost reports LeaseLost (plain messages recognise their own write)",
 };
 
 /** One broken invariant. */
@@ -72,8 +65,9 @@ export interface Violation {
 }
 
 /**
- * Whether a violation fails the run: always in strict mode, otherwise unless it is a known defect
- * (one still listed in {@linkcode knownDefects}: a fixed defect's id fails again).
+ * Whether a violation fails the run: always in strict mode, otherwise unless it is a known
+ * defect that is still listed in {@linkcode knownDefects} (a fixed defect is removed from it, so
+ * the simulation then guards the fix).
  */
 export const isFailure = (v: Violation, strict: boolean): boolean =>
   strict || v.defect === undefined || !(v.defect in knownDefects);

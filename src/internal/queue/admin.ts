@@ -7,11 +7,13 @@
  * - reschedule, cancel, moveToDeadLetter, redrive: read-check-write — `inspect.locate` (GetItem),
  *   then one UpdateItem (cancel: DeleteItem) conditioned on the item being unchanged since the
  *   read (`updatedAt`, `state`, `receives`), the whole retried up to five times when that
- *   condition fails. A grouped message is dead-lettered with `fifo.deadLetterGrouped` and
- *   redriven by a PutItem back at its sequence number (`attribute_not_exists(pk)`) then a
- *   DeleteItem of its dead copy; its group is woken (`fifo.wakeGroup`) afterwards.
+ *   condition fails. A grouped message is dead-lettered with `fifo.deadLetterGrouped` (one
+ *   TransactWriteItems; its group woken with `fifo.wakeGroup` afterwards) and redriven with
+ *   `fifo.redriveGrouped` (one TransactWriteItems: put back at its sequence number, dead copy
+ *   deleted, group counters moved and the group made due; `Unsupported` without transactions).
  * - delete: `inspect.locate`, then one DeleteItem conditioned on `state IN (ready, inflight,
- *   dead)` (never a tombstone).
+ *   dead)` (never a tombstone); a grouped message that was in flight frees its group
+ *   (`fifo.freeGroup`, conditioned on the message's lease), then the group is woken.
  * - redriveAll: `inspect.forEachEntryPage` over the dead partition, BatchGetItem for the bodies
  *   the filter reads, then a redrive per match, 16 at a time.
  * - purge: Query per index page; everything: BatchWriteItem deletes (25 keys, four requests at a
@@ -48,11 +50,10 @@ import {
   type Item,
   type Key,
   MAX_BATCH_WRITE,
-  notExists,
 } from "../../services/DynamoDB.ts";
 import type { Queue } from "../../services/Queue.ts";
 import { deadFields, ignoreLost, infoOf, type QueueContext } from "./context.ts";
-import { deadLetterGrouped, groupEntryId, wakeGroup } from "./fifo.ts";
+import { deadLetterGrouped, freeGroup, groupEntryId, redriveGrouped, wakeGroup } from "./fifo.ts";
 import { fetchItems, forEachEntryPage, locate, type Located, notFound } from "./inspect.ts";
 import { durationMillis, invalid, messageIdOf, stateOf, timeOf } from "./options.ts";
 
@@ -147,7 +148,12 @@ export const makeAdmin = <A>(
         .pipe(
           Effect.catchTag("ConditionFailed", () => Effect.fail(notFound(ctx, id))),
         );
-      yield* wakeIfGrouped(s, yield* now);
+      const t = yield* now;
+      // An in-flight head held its group under the same lease: free the group at once.
+      if (s.group !== undefined && s.state === "inflight" && s.lease !== undefined) {
+        yield* freeGroup(ctx, s.group, s.lease, t);
+      }
+      yield* wakeIfGrouped(s, t);
     }).pipe(Effect.withSpan("DynamoMQ.delete", { attributes: attrs }));
 
   const moveToDeadLetter: Queue<A>["moveToDeadLetter"] = (id, reason) =>
@@ -192,18 +198,21 @@ export const makeAdmin = <A>(
           remove: ["deadReason", "lease"],
         }, { condition: unchanged(s) });
       }
-      const { deadReason: _reason, lease: _lease, ...rest } = item;
-      yield* db.put(table, {
-        ...rest,
-        ...ready,
-        pk: groupPk(name, s.group),
-        sk: groupMessageSk(s.seq),
-        gpk: groupedPartition(name),
-      }, { condition: notExists("pk") }).pipe(
-        Effect.catchTag("ConditionFailed", () => Effect.void),
+      const { deadReason: _reason, lease: _lease, moveToken: _token, ...rest } = item;
+      yield* redriveGrouped(
+        ctx,
+        item,
+        {
+          ...rest,
+          ...ready,
+          pk: groupPk(name, s.group),
+          sk: groupMessageSk(s.seq),
+          gpk: groupedPartition(name),
+        },
+        unchanged(s),
+        s.priority,
+        t,
       );
-      yield* db.delete(table, messageKey(name, s.id), { condition: unchanged(s) });
-      yield* wakeGroup(ctx, s.group, s.priority, t);
     }).pipe(Effect.asVoid);
 
   const redrive: Queue<A>["redrive"] = (id) =>

@@ -11,19 +11,36 @@
  *   conditioned on `attribute_not_exists(gpk)`, so a group out of the ready index is put back in
  *   the same write; when the group is already there, a second, unconditional UpdateItem only
  *   adds 1 to `next`. The returned `next - 1` is the message's sequence number.
- * - putGrouped: allocate, a PutItem of the message conditioned on `attribute_not_exists(pk)`, an
- *   unconditional UpdateItem ADD `written` 1; a taken sequence number starts over.
+ * - putGrouped: allocate, a PutItem of the message (carrying a `sendToken`) conditioned on
+ *   `attribute_not_exists(pk)` — on ConditionFailed a GetItem: its own token or no item means
+ *   done, someone else's item means start over — then `countWritten`: UpdateItem ADD `written` 1
+ *   conditioned on `attribute_not_exists(gpk)` (also putting the group back in the index) or on
+ *   `attribute_exists(gpk)`, tried in turn.
  * - headOf: one strongly consistent Query of the group partition, `sk` begins with `m#`, limit 1.
+ * - claimHead: TransactWriteItems of the head's UpdateItem (conditioned by the caller: state and
+ *   receives as read, `headFree`) and a ConditionCheck of the group (`lease`, `next`, `written`
+ *   as read); without transactions the UpdateItem alone.
  * - wakeGroup: GetItem of the group item, then an UpdateItem putting it in the index, due now,
  *   conditioned on `attribute_not_exists(lease)` (a holder will see the change itself).
- * - settleGroup: up to five rounds of GetItem (group) + headOf + one UpdateItem conditioned on
- *   `lease = <holder's lease>` (and, to leave the index, on `next` and `written` as just read).
- * - deadLetterGrouped: PutItem of a dead copy under the message's own key (`<queue>#<id>` /
- *   `msg`) conditioned on `attribute_not_exists(pk)`, then the caller-conditioned DeleteItem
- *   from the group; when that delete loses its race, the copy this call made is deleted.
+ * - freeGroup: one UpdateItem making the group due now, conditioned on a given lease.
+ * - settleGroup: up to ten rounds of GetItem (group) + headOf + one UpdateItem conditioned on
+ *   `lease = <holder's lease>` (and, to leave the index, on `next` and `written` as just read);
+ *   then one UpdateItem handing the group back due in a second.
+ * - deadLetterGrouped: TransactWriteItems of the dead copy under the message's own key
+ *   (`<queue>#<id>` / `msg`, `attribute_not_exists(pk)`, a `moveToken`) and the DeleteItem from
+ *   the group (caller's condition AND `state IN (ready, inflight)`); a ConditionFailed is read
+ *   back (GetItem of the copy). Without transactions: an UpdateItem marking the message dead in
+ *   place (same condition), then `finishDeadLetter`: PutItem of the copy (`attribute_not_exists(pk)
+ *   OR moveToken = <token>`), DeleteItem of the mark (`state = dead AND moveToken = <token>`).
+ * - redriveGrouped: GetItem of the group, then TransactWriteItems of the put-back
+ *   (`attribute_not_exists(pk)`), the DeleteItem of the dead copy (caller's condition) and an
+ *   UpdateItem of the group (ADD `next` 1, `written` 1, due now; conditioned on the group as read);
+ *   a ConditionFailed is read back. `Unsupported` without transactions.
  *
  * Invariants: at most one message of a group is in flight (claiming the group claims its head,
- * under one lease); a group leaves the index only when both counters are unchanged since it was
+ * under one lease; a head held under an unexpired lease is never claimed); a head is claimed only
+ * if nothing was put back ahead of it since it was read; a multi-item move is one transaction or a
+ * sequence of steps each recovered by the next actor, and is never undone unconditionally; a group leaves the index only when both counters are unchanged since it was
  * found empty, so a message sent meanwhile is never stranded; a sequence number that was
  * allocated and never written keeps an otherwise empty group in the index (looked at every
  * `GROUP_GAP_RETRY`) for at most `GROUP_GAP_ABANDON`; the head query skips missing numbers.
@@ -39,17 +56,23 @@ import {
   groupMessageSk,
   groupPk,
   indexSortKey,
+  leaseToken,
   messageKey,
   randomShard,
   readyPartition,
 } from "../keys.ts";
 import {
   and,
+  compare,
   type Condition,
   eq,
+  exists,
+  isIn,
   type Item,
   type Key,
   notExists,
+  or,
+  type TransactItem,
 } from "../../services/DynamoDB.ts";
 import type { FailureInfo, SendResult } from "../../services/Queue.ts";
 import { deadFields, ignoreLost, type QueueContext, unconditional } from "./context.ts";
@@ -105,9 +128,45 @@ const allocate = <A>(
     Effect.map((item) => (item.next as number) - 1),
   );
 
+/** Whether a failed write means the backend has no `TransactWriteItems` (dynalite). */
+const unsupported = (e: ConditionFailed | DynamoDBError): boolean =>
+  e._tag === "DynamoDBError" && e.reason === "Unsupported";
+
+/**
+ * Counts a sequence number as written, and puts the group back in the ready index if a
+ * consumer let it go meanwhile (it gave up waiting for this number: GROUP_GAP_ABANDON). Both
+ * variants are conditional on what they assume about `gpk`, so the loop cannot strand a late
+ * message: whichever of them applies, the group is in the index afterwards.
+ */
+const countWritten = <A>(
+  ctx: QueueContext<A>,
+  group: string,
+  home: string,
+  t: number,
+): Effect.Effect<void, DynamoDBError> =>
+  Effect.gen(function* () {
+    const key = groupKey(ctx, group);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const woken = yield* Effect.either(ctx.db.update(ctx.table, key, {
+        set: groupDue(ctx, group, home, t),
+        add: { next: 0, written: 1 },
+      }, { condition: notExists("gpk") }));
+      if (Either.isRight(woken)) return;
+      if (woken.left._tag === "DynamoDBError") return yield* woken.left;
+      const counted = yield* Effect.either(
+        ctx.db.update(ctx.table, key, { add: { written: 1 } }, { condition: exists("gpk") }),
+      );
+      if (Either.isRight(counted)) return;
+      if (counted.left._tag === "DynamoDBError") return yield* counted.left;
+    }
+  });
+
 /**
  * Sends a prepared grouped message (its item built for sequence 0): allocates its sequence
- * number, puts it there, and counts it as written.
+ * number, puts it there (carrying a fresh `sendToken`), and counts it as written. A put whose
+ * condition fails is read back: if the item there is this send's own (its response was lost and
+ * the request retried) or is already gone (a sequence number is handed out once, so only this
+ * send can have written it), the send is done; only someone else's item makes it start over.
  */
 export const putGrouped = <A>(
   ctx: QueueContext<A>,
@@ -120,21 +179,25 @@ export const putGrouped = <A>(
     const sentAt = p.item.sentAt as number;
     const seq = yield* allocate(ctx, group, home, sentAt);
     const id = groupedId(seq, group);
+    const sendToken = leaseToken();
     const item = {
       ...p.item,
       sk: groupMessageSk(seq),
       id,
       seq,
       gsk: indexSortKey(p.visibleAt, id),
+      sendToken,
     };
     const written = yield* db.put(table, item, { condition: notExists("pk") }).pipe(
       Effect.as(true),
-      // A sequence number is handed out once; only a group item deleted and re-created (its
-      // counters restarted) can hand one out again. Then take the next one.
-      Effect.catchTag("ConditionFailed", () => Effect.succeed(false)),
+      Effect.catchTag("ConditionFailed", () =>
+        Effect.map(
+          db.get(table, { pk: p.item.pk as string, sk: item.sk }),
+          (there) => there === undefined || there.sendToken === sendToken,
+        )),
     );
     // Count the sequence number as written either way, so consumers do not wait for it.
-    yield* unconditional(db.update(table, groupKey(ctx, group), { add: { written: 1 } }));
+    yield* countWritten(ctx, group, home, sentAt);
     if (!written) return yield* putGrouped(ctx, p, group, home);
     return { id, visibleAt: p.visibleAt, duplicate: false };
   });
@@ -174,10 +237,24 @@ export const wakeGroup = <A>(
   });
 
 /**
- * Hands a group back after its head was settled: visible when its new head is due; out of the
- * index when it is empty and nothing is being sent to it (conditioned on both counters, so a
- * message sent meanwhile is never stranded); looked at again soon when a sender has taken a
- * sequence number but not written it yet.
+ * The condition under which a group's head may be claimed: nobody holds it under a lease that
+ * has not expired at `t`. A consumer whose group lease ran out (and whose group someone else has
+ * claimed since) can therefore never take the head from its current holder.
+ */
+export const headFree = (t: number): Condition =>
+  or(notExists("lease"), compare("visibleAt", "<=", t));
+
+/** A head that a stepwise dead-lettering (no transactions) has marked but not yet moved. */
+export const isMarkedDead = (head: Item): boolean =>
+  head.state === "dead" && typeof head.moveToken === "string";
+
+/**
+ * Hands a group back after its head was settled: visible when its new head is due (a head held
+ * under a lease that has not run out is due when that lease ends); out of the index when it is
+ * empty and nothing is being sent to it (conditioned on both counters, so a message sent or
+ * redriven meanwhile is never stranded); looked at again soon when a sender has taken a sequence
+ * number but not written it yet. After ten lost races it is handed back to be looked at again
+ * soon, never left leased.
  */
 export const settleGroup = <A>(
   ctx: QueueContext<A>,
@@ -188,13 +265,13 @@ export const settleGroup = <A>(
     const { db, table } = ctx;
     const key = groupKey(ctx, group);
     const held = eq("lease", lease);
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 10; attempt++) {
       const t = yield* ctx.now;
       const g = yield* db.get(table, key);
       if (g === undefined || g.lease !== lease) return;
       const head = yield* headOf(ctx, group);
       if (head !== undefined) {
-        const due = head.state === "inflight" ? t : Math.max(t, head.visibleAt as number);
+        const due = isMarkedDead(head) ? t : Math.max(t, head.visibleAt as number);
         return yield* ignoreLost(db.update(table, key, {
           set: { gsk: indexSortKey(due, groupEntryId(group)), updatedAt: t },
           remove: ["lease", "gapSince"],
@@ -210,7 +287,7 @@ export const settleGroup = <A>(
         }, { condition: and(held, eq("next", next), eq("written", written)) }));
         if (Either.isRight(released)) return;
         if (released.left._tag === "DynamoDBError") return yield* released.left;
-        continue; // a sender moved a counter meanwhile: look again
+        continue; // a sender (or a redrive) moved a counter meanwhile: look again
       }
       return yield* ignoreLost(db.update(table, key, {
         set: {
@@ -221,12 +298,59 @@ export const settleGroup = <A>(
         remove: ["lease"],
       }, { condition: held }));
     }
+    // Ten lost races in a row (busy senders): hand the group back to be looked at again soon.
+    const t = yield* ctx.now;
+    yield* ignoreLost(db.update(table, key, {
+      set: { gsk: indexSortKey(t + GROUP_GAP_RETRY, groupEntryId(group)), updatedAt: t },
+      remove: ["lease"],
+    }, { condition: held }));
   });
 
 /**
- * Moves a grouped message to the dead-letter queue: a dead copy under the message's own key
- * first, then the delete from the group (conditioned as given). A crash in between leaves the
- * copy and the original; the next attempt finds the copy already there and only deletes.
+ * After an admin deleted a grouped message that was in flight, frees its group at once (the
+ * group was held under the same lease as the message), rather than when that lease runs out.
+ */
+export const freeGroup = <A>(
+  ctx: QueueContext<A>,
+  group: string,
+  lease: string,
+  t: number,
+): Effect.Effect<void, DynamoDBError> =>
+  ignoreLost(ctx.db.update(ctx.table, groupKey(ctx, group), {
+    set: { gsk: indexSortKey(t, groupEntryId(group)), updatedAt: t },
+    remove: ["lease"],
+  }, { condition: and(eq("lease", lease), exists("gpk")) }));
+
+/** The dead copy of a grouped message under its own key, as a move with `token` writes it. */
+const deadCopy = <A>(
+  ctx: QueueContext<A>,
+  item: Item,
+  reason: FailureInfo,
+  t: number,
+  token: string,
+): Item => {
+  const id = item.id as string;
+  const { lease: _lease, sendToken: _send, ...rest } = item;
+  return {
+    ...rest,
+    ...messageKey(ctx.name, id),
+    ...deadFields(ctx, t, id, reason),
+    moveToken: token,
+  };
+};
+
+/**
+ * Moves a grouped message to the dead-letter queue. With transactions: one TransactWriteItems
+ * of the dead copy under the message's own key (`attribute_not_exists(pk)`) and the delete from
+ * the group (conditioned as given, and on the message being live), so it is never both live
+ * and dead and nothing is ever undone. A `ConditionFailed` is read back: the copy carrying this
+ * call's token means its own transaction applied (response lost, request retried).
+ *
+ * Without transactions (dynalite), step by step, each step recovered by whoever comes next:
+ * (1) the message is marked dead in place (out of the index, `moveToken`), conditioned as given
+ * — the one decision, so of two concurrent movers exactly one goes on; (2) `finishDeadLetter`:
+ * the dead copy, then the delete of the marked message conditioned on its token. A marked head
+ * is never delivered; the next claimer of its group finishes the move.
  */
 export const deadLetterGrouped = <A>(
   ctx: QueueContext<A>,
@@ -236,19 +360,216 @@ export const deadLetterGrouped = <A>(
   t: number,
 ): Effect.Effect<void, ConditionFailed | DynamoDBError> =>
   Effect.gen(function* () {
-    const { db, table, name } = ctx;
-    const id = item.id as string;
-    const { lease: _lease, ...rest } = item;
-    const copy = { ...rest, ...messageKey(name, id), ...deadFields(ctx, t, id, reason) };
-    const copied = yield* db.put(table, copy, { condition: notExists("pk") }).pipe(
-      Effect.as(true),
-      Effect.catchTag("ConditionFailed", () => Effect.succeed(false)),
-    );
-    yield* db.delete(table, { pk: item.pk as string, sk: item.sk as string }, { condition }).pipe(
-      Effect.tapError((e) =>
-        copied && e._tag === "ConditionFailed"
-          ? Effect.ignore(db.delete(table, messageKey(name, id)))
-          : Effect.void
-      ),
+    const { db, table } = ctx;
+    const token = leaseToken();
+    const copy = deadCopy(ctx, item, reason, t, token);
+    const key = { pk: item.pk as string, sk: item.sk as string };
+    const live = and(condition, isIn("state", ["ready", "inflight"]));
+    const moved = yield* Effect.either(db.transactWrite([
+      { _tag: "Put", table, item: copy, condition: notExists("pk") },
+      { _tag: "Delete", table, key, condition: live },
+    ]));
+    if (Either.isRight(moved)) return;
+    if (moved.left._tag === "ConditionFailed") {
+      const there = yield* db.get(table, messageKey(ctx.name, item.id as string));
+      if (there?.moveToken === token) return;
+      return yield* moved.left;
+    }
+    if (!unsupported(moved.left)) return yield* moved.left;
+    // No transactions: mark in place first (the decision), then move.
+    const { lease: _lease, ...unleased } = item;
+    const marked: Item = {
+      ...unleased,
+      ...deadFields(ctx, t, item.id as string, reason),
+      moveToken: token,
+    };
+    const mark = yield* Effect.either(db.update(table, key, {
+      set: {
+        state: "dead",
+        deadReason: marked.deadReason!,
+        updatedAt: t,
+        visibleAt: t,
+        moveToken: token,
+        ...(item.attempts === undefined ? {} : { attempts: item.attempts }),
+      },
+      remove: ["lease", "gpk", "gsk"],
+    }, { condition: live }));
+    if (Either.isLeft(mark)) {
+      if (mark.left._tag === "DynamoDBError") return yield* mark.left;
+      const there = yield* db.get(table, key);
+      if (there?.moveToken !== token) return yield* mark.left;
+    }
+    yield* finishDeadLetter(ctx, marked);
+  });
+
+/**
+ * Finishes a stepwise dead-lettering from its mark (a head with `state = dead` and a
+ * `moveToken`): puts the dead copy (unless this move's copy is there already) and deletes the
+ * marked message, conditioned on its token. Idempotent: any claimer of the group may run it.
+ */
+export const finishDeadLetter = <A>(
+  ctx: QueueContext<A>,
+  marked: Item,
+): Effect.Effect<void, DynamoDBError> =>
+  Effect.gen(function* () {
+    const { db, table } = ctx;
+    const token = marked.moveToken as string;
+    const t = marked.updatedAt as number;
+    const why = marked.deadReason as { tag?: unknown; message?: unknown } | undefined;
+    const reason: FailureInfo = {
+      tag: typeof why?.tag === "string" ? why.tag : "Unknown",
+      message: typeof why?.message === "string" ? why.message : "",
+    };
+    const copy = deadCopy(ctx, marked, reason, t, token);
+    const put = yield* Effect.either(db.put(table, copy, {
+      condition: or(notExists("pk"), eq("moveToken", token)),
+    }));
+    if (Either.isLeft(put)) {
+      if (put.left._tag === "DynamoDBError") return yield* put.left;
+      // Another dead copy of this message is there: it stays dead either way. Keep the mark
+      // rather than risk the only copy.
+      return;
+    }
+    yield* ignoreLost(db.delete(table, { pk: marked.pk as string, sk: marked.sk as string }, {
+      condition: and(eq("state", "dead"), eq("moveToken", token)),
+    }));
+  });
+
+/**
+ * Redrives a dead grouped message back to its sequence number in its group: one
+ * TransactWriteItems of the put back (`attribute_not_exists(pk)`, carrying a fresh
+ * `moveToken`), the delete of the dead copy (conditioned as given) and an update of the group
+ * item that moves both counters (ADD `next` 1, `written` 1: a consumer that found the group empty
+ * can then no longer take it out of the index) and makes it due now — conditioned on the group
+ * as just read (out of the index: `attribute_not_exists(gpk)`; free: its `gsk`; held: its
+ * `lease`, the holder then finds the message when it hands the group back). A `ConditionFailed`
+ * is read back (this call's token on the put-back item means it applied) and otherwise returned,
+ * for the caller to read again and retry. Without transactions it fails with `DynamoDBError`
+ * reason `Unsupported`: there is no safe stepwise redrive of a grouped message.
+ */
+export const redriveGrouped = <A>(
+  ctx: QueueContext<A>,
+  item: Item,
+  back: Item,
+  condition: Condition,
+  priority: number,
+  t: number,
+): Effect.Effect<void, ConditionFailed | DynamoDBError> =>
+  Effect.gen(function* () {
+    const { db, table } = ctx;
+    const group = item.group as string;
+    const token = leaseToken();
+    const key = groupKey(ctx, group);
+    const g = yield* db.get(table, key);
+    const home = typeof g?.home === "string"
+      ? g.home
+      : readyPartition(ctx.name, priority, randomShard(ctx.settings.shards));
+    const wake: TransactItem = g?.gpk === undefined
+      ? {
+        _tag: "Update",
+        table,
+        key,
+        update: { set: groupDue(ctx, group, home, t), add: { next: 1, written: 1 } },
+        condition: notExists("gpk"),
+      }
+      : typeof g.lease === "string"
+      ? {
+        _tag: "Update",
+        table,
+        key,
+        update: { set: { updatedAt: t }, add: { next: 1, written: 1 } },
+        condition: eq("lease", g.lease),
+      }
+      : {
+        _tag: "Update",
+        table,
+        key,
+        update: {
+          set: { gsk: indexSortKey(t, groupEntryId(group)), updatedAt: t },
+          add: { next: 1, written: 1 },
+        },
+        condition: and(notExists("lease"), eq("gsk", g.gsk as string)),
+      };
+    const putBack = { ...back, moveToken: token };
+    const redriven = yield* Effect.either(db.transactWrite([
+      { _tag: "Put", table, item: putBack, condition: notExists("pk") },
+      {
+        _tag: "Delete",
+        table,
+        key: messageKey(ctx.name, item.id as string),
+        condition,
+      },
+      wake,
+    ]));
+    if (Either.isRight(redriven)) return;
+    if (redriven.left._tag === "DynamoDBError") return yield* redriven.left;
+    const there = yield* db.get(table, { pk: back.pk as string, sk: back.sk as string });
+    if (there?.moveToken === token) return;
+    return yield* redriven.left;
+  });
+
+/** Backends found to have no `TransactWriteItems` (dynalite), so they are not asked again. */
+const withoutTransactions = new WeakMap<object, true>();
+
+/** `attribute = value`, or `attribute_not_exists` when it was read as absent. */
+const asSeen = (attribute: string, value: unknown): Condition =>
+  value === undefined ? notExists(attribute) : eq(attribute, value as number);
+
+/**
+ * Claims a group's head under the group's lease. With transactions: one TransactWriteItems of
+ * the head's update (conditioned as given) and a ConditionCheck that the group is still held
+ * under this lease with both counters as `seen` — a message redriven to an earlier sequence
+ * number since the head was read moves them, so the later head is not claimed ahead of it.
+ * Without transactions (where grouped redrive is refused, so nothing can appear ahead of the
+ * head) one conditional UpdateItem. Returns the claimed item, or `undefined` on a lost race.
+ */
+export const claimHead = <A>(
+  ctx: QueueContext<A>,
+  head: Item,
+  seen: Item,
+  lease: string,
+  until: number,
+  condition: Condition,
+  t: number,
+): Effect.Effect<Item | undefined, DynamoDBError> =>
+  Effect.gen(function* () {
+    const { db, table } = ctx;
+    const id = head.id as string;
+    const key = { pk: head.pk as string, sk: head.sk as string };
+    const set = {
+      state: "inflight",
+      lease,
+      gsk: indexSortKey(until, id),
+      visibleAt: until,
+      updatedAt: t,
+    };
+    if (!withoutTransactions.has(db)) {
+      const claimed = yield* Effect.either(db.transactWrite([
+        { _tag: "Update", table, key, update: { set, add: { receives: 1 } }, condition },
+        {
+          _tag: "ConditionCheck",
+          table,
+          key: groupKey(ctx, head.group as string),
+          condition: and(
+            eq("lease", lease),
+            asSeen("next", seen.next),
+            asSeen("written", seen.written),
+          ),
+        },
+      ]));
+      if (Either.isRight(claimed)) {
+        return { ...head, ...set, receives: (head.receives as number) + 1 };
+      }
+      if (claimed.left._tag === "ConditionFailed") {
+        // Applied with its response lost, then retried? Then the head carries this lease.
+        const there = yield* db.get(table, key);
+        return there?.lease === lease && there.state === "inflight" ? there : undefined;
+      }
+      if (!unsupported(claimed.left)) return yield* claimed.left;
+      withoutTransactions.set(db, true);
+    }
+    return yield* db.update(table, key, { set, add: { receives: 1 } }, { condition }).pipe(
+      Effect.map((item): Item | undefined => item),
+      Effect.catchTag("ConditionFailed", () => Effect.succeed(undefined)),
     );
   });

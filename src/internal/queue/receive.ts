@@ -16,9 +16,12 @@
  *   conditioned on the new lease.
  * - claimGroup: one UpdateItem of the group item (same version condition) that sets the group's
  *   lease and moves its `gsk` to the lease expiry, then per head: `fifo.headOf` and one
- *   UpdateItem conditioned on `attribute_exists(pk) AND receives = <read>`, at most ten heads;
- *   heads that cannot be delivered are dead-lettered on the way (`fifo.deadLetterGrouped`), and
- *   a group with nothing due is handed back (`fifo.settleGroup`).
+ *   UpdateItem conditioned on `state` and `receives` as read and on the head not being held
+ *   (`fifo.headFree`: no lease, or `visibleAt <= now`), at most ten heads; heads that cannot be
+ *   delivered (at `maxReceives`, undecodable, `receives` not a number) are dead-lettered on the
+ *   way (`fifo.deadLetterGrouped`, same condition), a half-done stepwise dead-lettering is
+ *   finished (`fifo.finishDeadLetter`), and a group with nothing due is handed back
+ *   (`fifo.settleGroup`).
  *
  * Invariants: a lost race is never an error and never a sleep — the receiver moves on to the next
  * candidate. Each claim stands alone: a failed one does not throw away what the others claimed,
@@ -51,7 +54,6 @@ import {
   and,
   type Condition,
   eq,
-  exists,
   type Item,
   type Key,
   notExists,
@@ -60,7 +62,17 @@ import {
 import type { Queue } from "../../services/Queue.ts";
 import type { CatalogReport } from "./catalogReport.ts";
 import { bodyOf, deadFields, type QueueContext } from "./context.ts";
-import { deadLetterGrouped, groupEntryId, groupKey, headOf, settleGroup } from "./fifo.ts";
+import {
+  claimHead,
+  deadLetterGrouped,
+  finishDeadLetter,
+  groupEntryId,
+  groupKey,
+  headFree,
+  headOf,
+  isMarkedDead,
+  settleGroup,
+} from "./fifo.ts";
 import { durationMillis, integerIn, invalid } from "./options.ts";
 
 /** What one claim of an index entry yields. */
@@ -319,26 +331,49 @@ const claimGroup = <A>(
     if (Either.isLeft(claimed)) {
       return claimed.left._tag === "ConditionFailed" ? lost : yield* claimed.left;
     }
+    let seen: Item = claimed.right;
     const deadLettered: Array<MaxReceivesExceeded | UndecodableMessage> = [];
-    const dead = (head: Item, error: MaxReceivesExceeded | UndecodableMessage, reason: string) =>
-      deadLetterGrouped(
-        ctx,
-        head,
-        { tag: error._tag, message: reason },
-        eq("receives", head.receives as number),
-        t,
-      )
-        .pipe(
-          Effect.tap(() => void deadLettered.push(error)),
-          Effect.catchTag("ConditionFailed", () => Effect.void),
-        );
+    // Every write to a head is conditioned on it as read (state, receive count) and on nobody
+    // holding it under a lease that has not run out: a consumer whose group lease expired never
+    // takes the head from the group's current holder.
+    const asRead = (head: Item) =>
+      and(
+        eq("state", head.state as string),
+        head.receives === undefined ? notExists("receives") : eq("receives", head.receives),
+        headFree(t),
+      );
+    const dead = (
+      head: Item,
+      error: MaxReceivesExceeded | UndecodableMessage,
+      reason: string,
+      condition: Condition = asRead(head),
+    ) =>
+      deadLetterGrouped(ctx, head, { tag: error._tag, message: reason }, condition, t).pipe(
+        Effect.tap(() => void deadLettered.push(error)),
+        Effect.catchTag("ConditionFailed", () => Effect.void),
+      );
     for (let i = 0; i < 10; i++) {
       const head = yield* headOf(ctx, group);
-      if (
-        head === undefined || (head.state !== "inflight" && (head.visibleAt as number) > t)
-      ) break;
+      if (head === undefined) break;
+      if (isMarkedDead(head)) {
+        // A dead-lettering without transactions stopped half-way: finish it.
+        yield* finishDeadLetter(ctx, head);
+        continue;
+      }
+      // Not due, or held by a lease that has not run out: hand the group back until then.
+      if ((head.visibleAt as number) > t) break;
       const id = head.id as string;
-      const receives = typeof head.receives === "number" ? head.receives : 0;
+      if (typeof head.receives !== "number") {
+        // Not an item this library wrote: quarantined, so it does not block its group forever.
+        const error = new UndecodableMessage({
+          queue: name,
+          messageId: id,
+          detail: "not a DynamoMQ message: its receive count is missing or not a number",
+        });
+        yield* dead(head, error, error.detail);
+        continue;
+      }
+      const receives = head.receives;
       if (receives >= maxReceives) {
         const error = new MaxReceivesExceeded({
           queue: name,
@@ -349,25 +384,19 @@ const claimGroup = <A>(
         yield* dead(head, error, error.message);
         continue;
       }
-      const taken = yield* Effect.either(
-        db.update(table, { pk: head.pk as string, sk: head.sk as string }, {
-          set: {
-            state: "inflight",
-            lease,
-            gsk: indexSortKey(until, id),
-            visibleAt: until,
-            updatedAt: t,
-          },
-          add: { receives: 1 },
-        }, { condition: and(exists("pk"), eq("receives", receives)) }),
-      );
-      if (Either.isLeft(taken)) {
-        if (taken.left._tag === "DynamoDBError") return yield* taken.left;
-        continue; // changed meanwhile (an admin operation): read the head again
+      const taken = yield* claimHead(ctx, head, seen, lease, until, asRead(head), t);
+      if (taken === undefined) {
+        // Changed meanwhile (an admin operation, a send, a redrive): read the group and its
+        // head again, unless the group is no longer ours.
+        const g = yield* db.get(table, groupKey(ctx, group));
+        if (g === undefined || g.lease !== lease) return { deadLettered };
+        seen = g;
+        continue;
       }
-      const decoded = yield* decodeClaimed(ctx, taken.right, id, lease);
+      const decoded = yield* decodeClaimed(ctx, taken, id, lease);
       if (Either.isRight(decoded)) return { message: decoded.right, deadLettered };
-      yield* dead(taken.right, decoded.left, decoded.left.detail);
+      // Quarantined under the lease just taken, so a poison item never reaches a handler.
+      yield* dead(taken, decoded.left, decoded.left.detail, eq("lease", lease));
     }
     yield* settleGroup(ctx, group, lease);
     return { deadLettered };

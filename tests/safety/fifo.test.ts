@@ -1,0 +1,308 @@
+/**
+ * Safety of the FIFO message-group protocol (issue #14): each test replays, deterministically,
+ * an interleaving or a fault that once lost, duplicated, stranded or double-delivered a grouped
+ * message (defects 1, 2, 6, 9, S1, S2 and the split's review), on every backend. Transaction-only
+ * paths are gated on `backend.transactions`; dynalite's answer is checked beside them.
+ */
+import assert from "node:assert/strict";
+import { Effect, Option, TestClock } from "effect";
+import { DynamoDBError } from "../../src/Errors.ts";
+import { DynamoDB } from "../../src/services/DynamoDB.ts";
+import * as Queue from "../../src/services/Queue.ts";
+import type { ReceivedMessage } from "../../src/schema/Message.ts";
+import { Order, queueTest } from "../_queue.ts";
+
+type Op = "put" | "update" | "delete" | "transactWrite" | "query" | "get";
+const writes: ReadonlySet<Op> = new Set(["put", "update", "delete", "transactWrite"]);
+
+/**
+ * The port with every call passed through `around(op, args, call)`, which may run something
+ * before or after `call`, run it twice, or fail instead of running it.
+ */
+// deno-lint-ignore no-explicit-any
+type AnyCall = Effect.Effect<any, any>;
+
+const hooked = (
+  db: DynamoDB,
+  around: (
+    op: Op,
+    args: ReadonlyArray<unknown>,
+    call: AnyCall,
+  ) => AnyCall,
+): DynamoDB => ({
+  ...db,
+  get: (...a) => around("get", a, db.get(...a)),
+  put: (...a) => around("put", a, db.put(...a)),
+  update: (...a) => around("update", a, db.update(...a)),
+  delete: (...a) => around("delete", a, db.delete(...a)),
+  query: (...a) => around("query", a, db.query(...a)),
+  transactWrite: (...a) => around("transactWrite", a, db.transactWrite(...a)),
+});
+
+/** Whether a call writes the queue catalog (`Queue.make` registers the queue), not a message. */
+const catalog = (op: Op, args: ReadonlyArray<unknown>): boolean =>
+  (op === "put" || op === "update" || op === "delete") &&
+  (args[1] as { pk?: unknown }).pk === "#queues";
+
+const makeOn = (table: string, db: DynamoDB, o?: Partial<Queue.QueueOptions<Order, Order>>) =>
+  Queue.make({ table, name: "orders", schema: Order, ...o }).pipe(
+    Effect.provideService(DynamoDB, db),
+  );
+
+const transport = new DynamoDBError({
+  operation: "test",
+  reason: "Transport",
+  retryable: true,
+  detail: "injected: connection dropped",
+});
+
+queueTest(
+  "FIFO safety (1): two concurrent moveToDeadLetter of one grouped message never delete it",
+  ({ table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      const { id } = yield* q.send({ id: "a", total: 1 }, { group: "G" });
+      let fired = false;
+      // B moves the message completely right after A's first write.
+      const a = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) =>
+          !writes.has(op) || catalog(op, args) || fired ? call : Effect.ensuring(
+            call,
+            Effect.suspend(() => {
+              fired = true;
+              return Effect.ignore(q.moveToDeadLetter(id));
+            }),
+          )),
+      );
+      yield* Effect.ignore(a.moveToDeadLetter(id));
+      const info = Option.getOrThrow(yield* q.get(id));
+      assert.equal(info.state, "dead");
+      assert.equal((yield* q.stats).dead, 1);
+    }),
+);
+
+queueTest(
+  "FIFO safety (2): a consumer whose group lease expired cannot take the head from the current holder",
+  ({ table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue({ visibilityTimeout: "10 seconds" });
+      yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      let second: ReadonlyArray<ReceivedMessage<Order>> = [];
+      let fired = false;
+      // C1 claims the group, then stalls past its lease while C2 claims the group and its head.
+      const c1 = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) =>
+          op !== "update" || fired || (args[1] as { sk?: string }).sk !== "group"
+            ? call
+            : Effect.tap(call, () =>
+              Effect.gen(function* () {
+                fired = true;
+                yield* TestClock.adjust("11 seconds");
+                second = (yield* q.receive()).messages;
+              }))),
+        { visibilityTimeout: "10 seconds" },
+      );
+      const first = (yield* c1.receive()).messages;
+      assert.equal(second.length, 1);
+      assert.deepEqual(first, []);
+      yield* q.ack(second[0]!);
+    }),
+);
+
+queueTest(
+  "FIFO safety (6): a grouped deadLetter failing after its first write is never redelivered",
+  ({ table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue({ visibilityTimeout: "10 seconds" });
+      yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      yield* q.send({ id: "a1", total: 1 }, { group: "G" });
+      let applied = 0;
+      let failed = false;
+      const faulty = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) => {
+          if (!writes.has(op) || catalog(op, args)) return call;
+          if (applied > 0 && !failed) {
+            failed = true;
+            return Effect.fail(transport);
+          }
+          return Effect.tap(call, () => void applied++);
+        }),
+        { visibilityTimeout: "10 seconds" },
+      );
+      const m = (yield* q.receive()).messages[0]!;
+      assert.equal(m.body.id, "a0");
+      yield* Effect.ignore(faulty.deadLetter(m, { tag: "Fatal", message: "no" }));
+      yield* TestClock.adjust("11 seconds");
+      const next = (yield* q.receive()).messages;
+      assert.deepEqual(next.map((x) => x.body.id), ["a1"]);
+      yield* q.ack(next[0]!);
+      assert.equal(Option.getOrThrow(yield* q.get(m.id)).state, "dead");
+      assert.deepEqual(yield* q.stats, {
+        ready: 0,
+        delayed: 0,
+        inflight: 0,
+        dead: 1,
+        oldestReadyAge: 0,
+      });
+    }),
+);
+
+queueTest(
+  "FIFO safety (6): a grouped redrive failing after its first write leaves it live or dead, not both",
+  ({ backend, table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      const { id } = yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      yield* q.moveToDeadLetter(id);
+      let applied = 0;
+      let failed = false;
+      const faulty = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) => {
+          if (!writes.has(op) || catalog(op, args)) return call;
+          if (applied > 0 && !failed) {
+            failed = true;
+            return Effect.fail(transport);
+          }
+          return Effect.tap(call, () => void applied++);
+        }),
+      );
+      const redriven = yield* Effect.either(faulty.redrive(id));
+      if (!backend.transactions) {
+        // No safe stepwise redrive of a grouped message: a typed refusal, nothing written.
+        assert.equal(redriven._tag, "Left");
+        assert.equal((redriven.left as DynamoDBError).reason, "Unsupported");
+        assert.equal(Option.getOrThrow(yield* q.get(id)).state, "dead");
+        assert.deepEqual((yield* q.receive()).messages, []);
+        return;
+      }
+      const back = (yield* q.receive()).messages;
+      assert.deepEqual(back.map((m) => m.id), [id]);
+      yield* q.ack(back[0]!);
+      assert.equal((yield* q.stats).dead, 0);
+      assert.equal(Option.isNone(yield* q.get(id)), true);
+    }),
+);
+
+queueTest(
+  "FIFO safety (9): a late sender's message is received after its group gave up waiting for it",
+  ({ table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      let fired = false;
+      // The sender stalls between taking its sequence number and writing its message, longer
+      // than the group waits for a gap.
+      const slow = yield* makeOn(
+        table,
+        hooked(db, (op, _args, call) =>
+          op !== "put" || fired ? call : Effect.zipRight(
+            Effect.gen(function* () {
+              fired = true;
+              assert.deepEqual((yield* q.receive()).messages, []);
+              yield* TestClock.adjust("6 minutes");
+              assert.deepEqual((yield* q.receive()).messages, []);
+            }),
+            call,
+          )),
+      );
+      yield* slow.send({ id: "late", total: 0 }, { group: "G" });
+      const got = (yield* q.receive()).messages;
+      assert.deepEqual(got.map((m) => m.body.id), ["late"]);
+    }),
+);
+
+queueTest(
+  "FIFO safety (S1): a grouped send whose put applied but whose response was lost is written once",
+  ({ table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      let fired = false;
+      // The put applies, its response is lost and the SDK sends it again (ConditionFailed).
+      const lossy = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) =>
+          op !== "put" || fired ? call : Effect.zipRight(
+            Effect.sync(() => void (fired = true)),
+            Effect.zipRight(call, db.put(...(args as Parameters<DynamoDB["put"]>))),
+          )),
+      );
+      const sent = yield* lossy.send({ id: "once", total: 0 }, { group: "G" });
+      const got = (yield* q.receive({ max: 10 })).messages;
+      assert.deepEqual(got.map((m) => m.id), [sent.id]);
+      yield* q.ack(got[0]!);
+      assert.deepEqual((yield* q.receive({ max: 10 })).messages, []);
+      const s = yield* q.stats;
+      assert.equal(s.ready + s.delayed + s.inflight + s.dead, 0);
+    }),
+);
+
+queueTest(
+  "FIFO safety (S2): a redrive racing a consumer that found the group empty is still received",
+  ({ backend, table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      if (!backend.transactions) return; // grouped redrive needs transactions (tested above)
+      const q = yield* makeQueue();
+      const { id } = yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      yield* q.moveToDeadLetter(id);
+      let fired = false;
+      let heads = 0;
+      // The consumer reads the (empty) head a second time, just before it releases the group as
+      // empty; the redrive lands in between.
+      const c = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) =>
+          op !== "query" || fired || (args[1] as { index?: string }).index !== undefined ||
+            ++heads < 2
+            ? call
+            : Effect.tap(call, () =>
+              Effect.suspend(() => {
+                fired = true;
+                return q.redrive(id);
+              }))),
+      );
+      assert.deepEqual((yield* c.receive()).messages, []);
+      assert.equal(fired, true);
+      const got = (yield* q.receive()).messages;
+      assert.deepEqual(
+        got.map((m) =>
+          m.id
+        ),
+        [id],
+      );
+    }),
+);
+
+queueTest(
+  "FIFO safety: deleting an in-flight grouped head frees its group at once",
+  ({ makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue({ visibilityTimeout: "30 seconds" });
+      yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      yield* q.send({ id: "a1", total: 1 }, { group: "G" });
+      const m = (yield* q.receive()).messages[0]!;
+      yield* q.delete(m.id);
+      assert.deepEqual((yield* q.receive()).messages.map((x) => x.body.id), ["a1"]);
+    }),
+);
+
+queueTest(
+  "FIFO safety: a head whose receive count is not a number is quarantined, not stuck",
+  ({ db, table, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      const { id } = yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      yield* q.send({ id: "a1", total: 1 }, { group: "G" });
+      const pk = "orders#g#G";
+      const sk = `m#${id.split(".")[0]}`;
+      yield* db.update(table, { pk, sk }, { set: { receives: "bad" } });
+      const r = yield* q.receive();
+      assert.deepEqual(r.deadLettered.map((e) => [e._tag, e.messageId]), [[
+        "UndecodableMessage",
+        id,
+      ]]);
+      assert.deepEqual(r.messages.map((m) => m.body.id), ["a1"]);
+    }),
+);
