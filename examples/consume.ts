@@ -45,7 +45,6 @@ const program = Effect.gen(function* () {
     table: flags.table,
     name: flags.queue,
     schema: Order,
-    visibilityTimeout: duration(flags["visibility-timeout"]),
   });
   const work = duration(flags.work);
   // Counted in the handler rather than from the event stream, so the final tally is exact.
@@ -63,7 +62,12 @@ const program = Effect.gen(function* () {
         // Interrupted by the shutdown deadline: the consumer releases the message.
         Effect.onInterrupt(() => Effect.sync(() => counts.released++)),
       ),
-    { concurrency, shutdownTimeout: duration(flags["shutdown-timeout"]) },
+    {
+      concurrency,
+      // This consumer's own lease length; the queue keeps its stored default for other readers.
+      visibilityTimeout: duration(flags["visibility-timeout"]),
+      shutdownTimeout: duration(flags["shutdown-timeout"]),
+    },
   );
 
   // The consumer logs dead-letters, lost leases and failed polls itself; retries it only

@@ -68,7 +68,8 @@ const program = Effect.gen(function* () {
     table: flags.table!,
     name: flags.queue!,
     schema: Schema.Struct({ n: Schema.Number }),
-    visibilityTimeout: visibility,
+    // The queue's stored definition is adopted (the test made the queue); this worker's
+    // visibility is its consumer's own, below.
   });
   const consumer = yield* Consumer.run(
     queue,

@@ -1153,7 +1153,8 @@ const capture = (lines: Array<LogLine>) =>
 
 Deno.test("bad input: missing permissions surface as AccessDenied; the consumer keeps running and logs it", () => {
   const lines: Array<LogLine> = [];
-  const denied = { on: true };
+  // Off while the handle is made (it reads and writes the queue's stored definition).
+  const denied = { on: false };
   const deny = deniedClient(
     sdkError(
       "AccessDeniedException",
@@ -1175,6 +1176,7 @@ Deno.test("bad input: missing permissions surface as AccessDenied; the consumer 
       yield* TestClock.setTime(T0);
       yield* Table.create(TABLE);
       const q = yield* Queue.make({ table: TABLE, name: "perm", schema: Body });
+      denied.on = true;
       const sent = yield* Effect.flip(q.send({ n: 1 }, { id: "x" }));
       assert.equal(sent._tag, "DynamoDBError");
       if (sent._tag !== "DynamoDBError") return;
@@ -1320,15 +1322,24 @@ Deno.test("security: credentials are never logged, nor put in error messages", a
   const lines: Array<LogLine> = [];
   const SECRET_KEY = "SECRET-ACCESS-KEY-0b5e1d";
   const KEY_ID = "AKIDEXAMPLE0b5e1d";
+  const live = DynamoDBLive.layer({
+    endpoint: "http://127.0.0.1:1",
+    region: "eu-west-1",
+    credentials: { accessKeyId: KEY_ID, secretAccessKey: Redacted.make(SECRET_KEY) },
+  });
+  // The queue's definition (GetItem/UpdateItem of its catalog item) comes from memory, so the
+  // handle can be made; every message request goes to the unreachable endpoint.
+  const definitionInMemory = Layer.effect(
+    DynamoDB,
+    Effect.gen(function* () {
+      const memory = yield* Effect.provide(DynamoDB, layerMemory);
+      yield* Effect.orDie(Table.create(TABLE).pipe(Effect.provideService(DynamoDB, memory)));
+      const unreachable = yield* Effect.provide(DynamoDB, live);
+      return { ...unreachable, get: memory.get, update: memory.update };
+    }),
+  );
   await runLiveWith(
-    Layer.mergeAll(
-      DynamoDBLive.layer({
-        endpoint: "http://127.0.0.1:1",
-        region: "eu-west-1",
-        credentials: { accessKeyId: KEY_ID, secretAccessKey: Redacted.make(SECRET_KEY) },
-      }),
-      capture(lines),
-    ),
+    Layer.mergeAll(definitionInMemory, capture(lines)),
     Effect.gen(function* () {
       const q = yield* Queue.make({ table: TABLE, name: "cred", schema: Body });
       const e = yield* Effect.flip(q.send({ n: 1 }));

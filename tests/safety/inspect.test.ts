@@ -74,7 +74,7 @@ queueTest(
 );
 
 queueTest(
-  "a stale cursor: fewer shards is refused, a delayed key now due resumes",
+  "a cursor of another shape of queue is refused, a delayed key now due resumes",
   (ctx) =>
     Effect.gen(function* () {
       const wide = yield* ctx.makeQueue({ shards: 2 });
@@ -87,8 +87,9 @@ queueTest(
         const at = JSON.parse(atob(cursor!.replaceAll("-", "+").replaceAll("_", "/")));
         if (at.partition === 1) break;
       }
-      const narrow = yield* ctx.makeQueue({ shards: 1 });
-      // Partition 1 of a 1-shard queue is its grouped partition: the key's gpk does not match.
+      // A queue's shards cannot change (its definition is stored), but a cursor can reach a
+      // 1-shard queue: there partition 1 is the grouped partition, and the key is not under it.
+      const narrow = yield* ctx.makeQueue({ name: "narrow", shards: 1 });
       assertInvalid(yield* flip(narrow.list({ state: "ready", cursor })), "cursor");
 
       const q = yield* ctx.makeQueue({ name: "later" });
@@ -320,10 +321,13 @@ queueTest(
   "get reports a failed read as a DynamoDBError, not as not found",
   (ctx) =>
     Effect.gen(function* () {
+      // Throttled once the handle is made (making it reads the queue's stored definition).
+      const throttling = { on: false };
       const q = yield* queueOver(ctx, (db) => ({
         ...db,
-        get: () => Effect.fail(throttled("get")),
+        get: (...args) => throttling.on ? Effect.fail(throttled("get")) : db.get(...args),
       }));
+      throttling.on = true;
       const error = yield* flip(q.get("anything"));
       assert.ok(error instanceof DynamoDBError, String(error));
       assert.equal(error.reason, "Throttled");

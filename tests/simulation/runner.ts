@@ -171,6 +171,12 @@ const simulate = (
       actors.push(a);
       handles.set(a, q);
     };
+    // Queue.make reads (and the first one writes) the queue's stored definition, and each handle
+    // registers in the catalog beside its first request: do both now, without faults, so no
+    // setup request waits for the scheduler and no background catalog write runs beside a
+    // send's own work.
+    sched.free = true;
+    yield* faults.setEnabled(false);
     const perProducer = Math.ceil(config.messages / config.producers);
     for (let i = 0; i < config.producers; i++) {
       const q = yield* handle;
@@ -188,10 +194,6 @@ const simulate = (
       const q = yield* handle;
       add(reader(ctx, `r${i}`, q), q);
     }
-    // Each handle registers the queue in the catalog beside its first request: do it now,
-    // without faults, so no background catalog write runs beside a send's own work.
-    sched.free = true;
-    yield* faults.setEnabled(false);
     for (const q of handles.values()) yield* Effect.orDie(q.receive());
     sched.free = false;
     yield* faults.setEnabled(true);

@@ -54,6 +54,7 @@ import {
   and,
   type Condition,
   eq,
+  exists,
   type Item,
   type Key,
   notExists,
