@@ -187,12 +187,22 @@ const settleCommand = <Name extends string, const Own extends Command.Command.Co
     name,
     help,
     { id: messageId, lease: leaseOption, own: own as Command.Command.Config },
-    (o) =>
-      Effect.flatMap(
-        Actions.leased(o.id, o.lease),
-        (m) => Actions.settle(m, how(o.own as Command.Command.ParseConfig<Own>)),
-      ),
+    (o) => {
+      const settle = how(o.own as Command.Command.ParseConfig<Own>);
+      return Effect.flatMap(
+        Actions.leased(o.id, o.lease, SETTLE_OPERATION[settle._tag]),
+        (m) => Actions.settle(m, settle),
+      );
+    },
   );
+
+/** The queue operation each settle command makes (the name a `LeaseLost` reports). */
+const SETTLE_OPERATION: Readonly<Record<Actions.Settle["_tag"], string>> = {
+  ack: "ack",
+  release: "release",
+  nack: "nack",
+  extend: "changeVisibility",
+};
 
 const ack = settleCommand(
   "ack",

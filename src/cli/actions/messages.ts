@@ -7,7 +7,7 @@
  */
 import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
-import type { DynamoDBError } from "../../Errors.ts";
+import { type DynamoDBError, LeaseLost } from "../../Errors.ts";
 import { parseItem, type StoredMessage } from "../../internal/envelope.ts";
 import { groupMessageSk, groupPk, messageKey, parseGroupedId } from "../../internal/keys.ts";
 import type { ReceivedMessage } from "../../schema/Message.ts";
@@ -333,10 +333,10 @@ const otherQueue = (
   });
 
 /**
- * Rebuilds a received message from its id and lease token, so a message received in another
- * process can be settled: the fields the settle needs (receive count, attempt history, the end
- * of its deduplication window) are read from the table. A message of another queue of the
- * table is reported as such, rather than as a lost lease or an unknown id.
+ * Rebuilds a received message from its id and lease token (`Queue.resume`), so a message
+ * received in another process can be settled. `operation` names the settle it is for in a
+ * `LeaseLost`. A message of another queue of the table is reported as such, rather than as a
+ * lost lease or an unknown id.
  *
  * @since 0.1.0
  * @category actions
@@ -344,13 +344,23 @@ const otherQueue = (
 export const leased = (
   id: string,
   lease: string,
+  operation?: string,
 ): Effect.Effect<ReceivedMessage<unknown>, ActionError, Env> =>
   Effect.gen(function* () {
     const q = yield* theQueue;
     return yield* q.resume(id, lease).pipe(
       // Only a failing settle pays for looking through the table's other queues.
       Effect.catchTags({
-        LeaseLost: (e) => Effect.flatMap(wrongQueue(id, lease, true), () => Effect.fail(e)),
+        LeaseLost: (e) =>
+          Effect.flatMap(wrongQueue(id, lease, true), () =>
+            Effect.fail(
+              // Refused as the settle it is for, as the queue would have refused it.
+              operation === undefined ? e : new LeaseLost({
+                queue: e.queue,
+                messageId: e.messageId,
+                operation,
+              }),
+            )),
         MessageNotFound: (e) => Effect.flatMap(wrongQueue(id, lease, false), () => Effect.fail(e)),
         // The CLI reads bodies as unknown JSON, so only an item that is not a message gets here.
         UndecodableMessage: (e) =>
