@@ -33,7 +33,13 @@ import * as DynamoDBFaults from "../src/layers/DynamoDBFaults.ts";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
 import { layerMemory, layerMemoryWith } from "../src/layers/DynamoDBMemory.ts";
 import * as Consumer from "../src/services/Consumer.ts";
-import { type Condition, DynamoDB, type Item, type Query } from "../src/services/DynamoDB.ts";
+import {
+  type Condition,
+  DynamoDB,
+  type Item,
+  type Query,
+  type TransactItem,
+} from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
 import * as Table from "../src/services/Table.ts";
 import type { ReceivedMessage } from "../src/schema/Message.ts";
@@ -1368,8 +1374,25 @@ Deno.test("security: credentials are never logged, nor put in error messages", a
 });
 
 /** The IAM action and resource a port call needs. */
-const iamNeeds = (op: keyof DynamoDB, table: string, query?: Query) => {
+const iamNeeds = (
+  op: keyof DynamoDB,
+  table: string,
+  query?: Query,
+  transaction?: ReadonlyArray<TransactItem>,
+) => {
   const arn = `arn:aws:dynamodb:eu-west-1:123456789012:table/${table}`;
+  // IAM has no TransactWriteItems action: each action of a transaction needs the permission of
+  // its single-item request, and a ConditionCheck needs ConditionCheckItem.
+  const transactionActions = (transaction ?? []).map((t) =>
+    ({
+      Put: "PutItem",
+      Update: "UpdateItem",
+      Delete: "DeleteItem",
+      ConditionCheck: "ConditionCheckItem",
+    })[
+      t._tag
+    ]
+  );
   const action = {
     get: ["GetItem"],
     put: ["PutItem"],
@@ -1378,7 +1401,7 @@ const iamNeeds = (op: keyof DynamoDB, table: string, query?: Query) => {
     query: ["Query"],
     batchGet: ["BatchGetItem"],
     batchWrite: ["BatchWriteItem"],
-    transactWrite: ["TransactWriteItems"],
+    transactWrite: transactionActions,
     createTable: ["CreateTable"],
     // The live layer's describeTable is DescribeTable plus DescribeTimeToLive.
     describeTable: ["DescribeTable", "DescribeTimeToLive"],
@@ -1412,7 +1435,12 @@ Deno.test("security: the IAM policy grants exactly the actions the library uses,
             : (args[0] as string);
           if (recording) {
             for (
-              const need of iamNeeds(op, table, op === "query" ? (args[1] as Query) : undefined)
+              const need of iamNeeds(
+                op,
+                table,
+                op === "query" ? (args[1] as Query) : undefined,
+                op === "transactWrite" ? (args[0] as ReadonlyArray<TransactItem>) : undefined,
+              )
             ) {
               used.add(need);
             }

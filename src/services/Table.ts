@@ -262,6 +262,9 @@ export const iamPolicy = (options: IamPolicyOptions): Record<string, unknown> =>
         "dynamodb:BatchGetItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:Query",
+        // The ConditionCheck of a TransactWriteItems (FIFO moves, fenced head claims); its
+        // other actions need the single-item permissions above.
+        "dynamodb:ConditionCheckItem",
       ],
       Resource: [arn],
     },
