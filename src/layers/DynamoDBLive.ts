@@ -43,6 +43,7 @@ import type * as Scope from "effect/Scope";
 import { InvalidOptions } from "../Errors.ts";
 import { DynamoDB } from "../services/DynamoDB.ts";
 import {
+  cacheUserAgent,
   clientConfigOf,
   endpointProblem,
   givenEndpoint,
@@ -170,7 +171,11 @@ export const make = (
     if (problem !== undefined) return yield* invalid("endpoint", problem);
     const local = useLocalCredentials(options, endpoint, yield* credentialsInEnv);
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => new DynamoDBClient(clientConfigOf(options, local))),
+      Effect.sync(() => {
+        const client = new DynamoDBClient(clientConfigOf(options, local));
+        cacheUserAgent(client);
+        return client;
+      }),
       // The document client's own destroy() is a no-op: the raw client owns the sockets.
       (client) => Effect.sync(() => client.destroy()),
     );

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient, DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
 import * as Redacted from "effect/Redacted";
 import { isLoopbackUrl } from "../loopback.ts";
 
@@ -94,4 +94,26 @@ export const clientConfigOf = (
     config.credentials = { ...LOCAL_CREDENTIALS };
   }
   return config;
+};
+
+/**
+ * Makes a client the layer owns compute its default user agent once. The SDK's provider builds
+ * it afresh for every request, reading the OS release each time (a system call, ~15 µs a
+ * request); for a long-lived client none of its parts change. A provider the caller configured
+ * (`clientConfig.defaultUserAgentProvider`) is cached the same way; a failed one is asked again.
+ */
+export const cacheUserAgent = (client: DynamoDBClient): void => {
+  const config = client.config as { defaultUserAgentProvider?: () => Promise<unknown> };
+  const provide = config.defaultUserAgentProvider;
+  if (typeof provide !== "function") return;
+  let cached: Promise<unknown> | undefined;
+  config.defaultUserAgentProvider = () => {
+    if (cached === undefined) {
+      cached = provide();
+      cached.catch(() => {
+        cached = undefined;
+      });
+    }
+    return cached;
+  };
 };

@@ -97,6 +97,8 @@ export const makeService = (
       : sent).pipe(
         Effect.withSpan(`DynamoDB.${operation}`, {
           kind: "client",
+          // Every request has one: no stack capture on this hot path.
+          captureStackTrace: false,
           attributes: {
             "db.system.name": "aws.dynamodb",
             "db.operation.name": awsOperation,

@@ -360,7 +360,11 @@ export const makeReceive = <A>(
       }
       return { messages, deadLettered };
     }).pipe(
-      Effect.withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }),
+      Effect.withSpan("DynamoMQ.receive", {
+        kind: "consumer",
+        attributes: attrs,
+        captureStackTrace: false,
+      }),
       withCatalog,
     );
 

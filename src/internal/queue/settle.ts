@@ -141,7 +141,7 @@ export const makeSettle = <A>(
     }).pipe(
       Effect.zipRight(countCompleted(1)),
       Effect.zipRight(afterSettle(ctx, message)),
-      Effect.withSpan("DynamoMQ.ack", { attributes: attrs }),
+      Effect.withSpan("DynamoMQ.ack", { attributes: attrs, captureStackTrace: false }),
     );
 
   const nack: Queue<A>["nack"] = (message, options) =>
@@ -198,7 +198,9 @@ export const makeSettle = <A>(
         );
       }
       return visibleAt;
-    }).pipe(Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs }));
+    }).pipe(
+      Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs, captureStackTrace: false }),
+    );
 
   const release: Queue<A>["release"] = (message) =>
     Effect.flatMap(now, (t) =>
