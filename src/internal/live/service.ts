@@ -174,7 +174,8 @@ export const makeService = (
             new DeleteCommand({
               TableName: table,
               Key: key,
-              ReturnValues: "ALL_OLD",
+              // Only what the caller reads comes back: an ack reads nothing (~1 KB saved).
+              ReturnValues: options?.returnOld === false ? "NONE" : "ALL_OLD",
               ...conditionInput(options?.condition),
             }),
             { abortSignal },

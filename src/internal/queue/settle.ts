@@ -136,7 +136,7 @@ export const makeSettle = <A>(
       const w = ackWrite(ctx, message, t);
       const write = w._tag === "Update"
         ? db.update(w.table, w.key, w.update, { condition: w.condition })
-        : db.delete(w.table, w.key, { condition: w.condition });
+        : db.delete(w.table, w.key, { condition: w.condition, returnOld: false });
       return fenced(ctx, message, "ack", write);
     }).pipe(
       Effect.zipRight(countCompleted(1)),
