@@ -182,6 +182,7 @@ export const clientCpuRounds = async (
   server: Server,
   rounds: number,
   messages: number,
+  only?: CpuRound["contender"] | undefined,
 ): Promise<ReadonlyArray<CpuRound>> => {
   const raw = new DynamoDBClient({
     endpoint: server.endpoint,
@@ -215,8 +216,10 @@ export const clientCpuRounds = async (
     await quiet(libraryRound(server.endpoint, messages));
     await rawRound(doc, messages);
     for (let r = 0; r < rounds; r++) {
-      await measure("library", () => quiet(libraryRound(server.endpoint, messages)));
-      await measure("raw SDK", () => rawRound(doc, messages));
+      if (only !== "raw SDK") {
+        await measure("library", () => quiet(libraryRound(server.endpoint, messages)));
+      }
+      if (only !== "library") await measure("raw SDK", () => rawRound(doc, messages));
     }
   } finally {
     raw.destroy();
@@ -229,7 +232,8 @@ if (import.meta.main) {
   const messages = Number(Deno.args[1] ?? 1000);
   const server = await start("dynamodb-local");
   try {
-    const results = await clientCpuRounds(server, rounds, messages);
+    const only = Deno.args[2] as CpuRound["contender"] | undefined;
+    const results = await clientCpuRounds(server, rounds, messages, only);
     for (const r of results) console.log(JSON.stringify(r));
   } finally {
     await server.stop();

@@ -43,11 +43,11 @@ import type * as Scope from "effect/Scope";
 import { InvalidOptions } from "../Errors.ts";
 import { DynamoDB } from "../services/DynamoDB.ts";
 import {
-  cacheUserAgent,
   clientConfigOf,
   endpointProblem,
   givenEndpoint,
   useLocalCredentials,
+  withCachedUserAgent,
 } from "../internal/live/options.ts";
 import { documentClientOf, makeService } from "../internal/live/service.ts";
 
@@ -171,11 +171,7 @@ export const make = (
     if (problem !== undefined) return yield* invalid("endpoint", problem);
     const local = useLocalCredentials(options, endpoint, yield* credentialsInEnv);
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const client = new DynamoDBClient(clientConfigOf(options, local));
-        cacheUserAgent(client);
-        return client;
-      }),
+      Effect.sync(() => new DynamoDBClient(withCachedUserAgent(clientConfigOf(options, local)))),
       // The document client's own destroy() is a no-op: the raw client owns the sockets.
       (client) => Effect.sync(() => client.destroy()),
     );

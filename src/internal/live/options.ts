@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { DynamoDBClient, DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, type DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
 import * as Redacted from "effect/Redacted";
 import { isLoopbackUrl } from "../loopback.ts";
 
@@ -97,23 +97,32 @@ export const clientConfigOf = (
 };
 
 /**
- * Makes a client the layer owns compute its default user agent once. The SDK's provider builds
- * it afresh for every request, reading the OS release each time (a system call, ~15 µs a
- * request); for a long-lived client none of its parts change. A provider the caller configured
+ * A client configuration whose default user agent is computed once. The SDK's provider builds it
+ * afresh for every request, reading the OS release each time (a system call); for a long-lived
+ * client none of its parts change. A provider the caller configured
  * (`clientConfig.defaultUserAgentProvider`) is cached the same way; a failed one is asked again.
+ * The SDK's own provider is taken from a client that is never used (its construction is lazy).
  */
-export const cacheUserAgent = (client: DynamoDBClient): void => {
-  const config = client.config as { defaultUserAgentProvider?: () => Promise<unknown> };
-  const provide = config.defaultUserAgentProvider;
-  if (typeof provide !== "function") return;
-  let cached: Promise<unknown> | undefined;
-  config.defaultUserAgentProvider = () => {
-    if (cached === undefined) {
-      cached = provide();
-      cached.catch(() => {
-        cached = undefined;
-      });
-    }
-    return cached;
+export const withCachedUserAgent = (config: DynamoDBClientConfig): DynamoDBClientConfig => {
+  let provide = config.defaultUserAgentProvider;
+  if (provide === undefined) {
+    const probe = new DynamoDBClient({ region: "us-east-1" });
+    provide = probe.config.defaultUserAgentProvider;
+    probe.destroy();
+  }
+  const inner = provide;
+  let cached: ReturnType<typeof inner> | undefined;
+  return {
+    ...config,
+    defaultUserAgentProvider: () => {
+      if (cached === undefined) {
+        const p = inner();
+        cached = p;
+        p.catch(() => {
+          if (cached === p) cached = undefined;
+        });
+      }
+      return cached;
+    },
   };
 };
