@@ -157,7 +157,7 @@ export const makeHeartbeats = <A>(
       const now = yield* Clock.currentTimeMillis;
       const next = scan(now);
       for (const [beat, done] of next.due) {
-        const fiber = yield* Effect.fork(extend(beat, done));
+        const fiber = yield* Effect.fork(Effect.interruptible(extend(beat, done)));
         if (beat.done === done) beat.fiber = fiber;
       }
       // Sleep until the earliest due time, or until a lease or an extension's next try comes

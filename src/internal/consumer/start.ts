@@ -67,7 +67,9 @@ export const start = <A, X, E, R>(
 
     // Forked before the shutdown finalizer is registered, so it is interrupted only after the
     // shutdown has settled every call (finalizers run in reverse order).
-    if (env.heartbeats !== undefined) yield* Effect.forkIn(env.heartbeats.run, scope);
+    if (env.heartbeats !== undefined) {
+      yield* Effect.forkIn(Effect.interruptible(env.heartbeats.run), scope);
+    }
     const pollFiber = yield* Effect.forkIn(poller(env, shape), scope);
 
     const shutdown: Effect.Effect<void> = Effect.gen(function* () {
