@@ -177,7 +177,7 @@ export const makeSettle = <A>(
       const w = ackWrite(ctx, message, t);
       const write = w._tag === "Update"
         ? db.update(w.table, w.key, w.update, { condition: w.condition })
-        : db.delete(w.table, w.key, { condition: w.condition });
+        : db.delete(w.table, w.key, { condition: w.condition, returnOld: false });
       if (message.group !== undefined) return fenced(ctx, message, "ack", write);
       // Gone, or the tombstone this ack wrote: the ack applied.
       return fencedOwn(ctx, message, "ack", write, (item) =>
@@ -185,7 +185,7 @@ export const makeSettle = <A>(
     }).pipe(
       Effect.zipRight(countCompleted(1)),
       Effect.zipRight(afterSettle(ctx, message)),
-      Effect.withSpan("DynamoMQ.ack", { attributes: attrs }),
+      Effect.withSpan("DynamoMQ.ack", { attributes: attrs, captureStackTrace: false }),
     );
 
   const nack: Queue<A>["nack"] = (message, options) =>
@@ -243,7 +243,9 @@ export const makeSettle = <A>(
         );
       }
       return visibleAt;
-    }).pipe(Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs }));
+    }).pipe(
+      Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs, captureStackTrace: false }),
+    );
 
   const release: Queue<A>["release"] = (message) =>
     Effect.flatMap(now, (t) => {
@@ -261,7 +263,7 @@ export const makeSettle = <A>(
           item.receives === message.receives - 1);
     }).pipe(
       Effect.zipRight(afterSettle(ctx, message)),
-      Effect.withSpan("DynamoMQ.release", { attributes: attrs }),
+      Effect.withSpan("DynamoMQ.release", { attributes: attrs, captureStackTrace: false }),
     );
 
   const deadLetter: Queue<A>["deadLetter"] = (message, reason) =>
