@@ -335,3 +335,27 @@ queueTest(
       assert.deepEqual(got.map((m) => m.body.id), ["a1"]);
     }),
 );
+
+queueTest(
+  "FIFO safety: a consumer that lost its group cannot extend its message while a redriven head is held",
+  ({ backend, makeQueue }) =>
+    Effect.gen(function* () {
+      if (!backend.transactions) return; // grouped redrive needs transactions (tested above)
+      const q = yield* makeQueue({ visibilityTimeout: "1 second" });
+      const { id: first } = yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      yield* q.send({ id: "a1", total: 1 }, { group: "G" });
+      yield* q.deadLetter((yield* q.receive()).messages[0]!, { tag: "Test", message: "dead" });
+      // A holds a1; a0 is redriven ahead of it; A's lease runs out and B takes the group: a0.
+      const a = (yield* q.receive()).messages[0]!;
+      assert.equal(a.body.id, "a1");
+      yield* q.redrive(first);
+      yield* TestClock.adjust("2 seconds");
+      const b = (yield* q.receive()).messages;
+      assert.deepEqual(b.map((m) => m.body.id), ["a0"]);
+      // A's heartbeat must neither apply nor leave a1 held beside a0.
+      const beat = yield* Effect.either(q.changeVisibility(a, "30 seconds"));
+      assert.equal(beat._tag === "Left" && beat.left._tag, "LeaseLost");
+      const info = Option.getOrThrow(yield* q.get(a.id));
+      assert.notEqual(info.state, "inflight");
+    }),
+);

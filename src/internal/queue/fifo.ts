@@ -23,6 +23,9 @@
  *   as read); without transactions the UpdateItem alone.
  * - wakeGroup: GetItem of the group item, then an UpdateItem putting it in the index, due now,
  *   conditioned on `attribute_not_exists(lease)` (a holder will see the change itself).
+ * - extendGrouped (heartbeat): TransactWriteItems of the group's `gsk` (`lease` as given) and
+ *   the message's expiry (caller's condition); a ConditionFailed is read back. Without
+ *   transactions the group's UpdateItem, then the message's.
  * - freeGroup: one UpdateItem making the group due now, conditioned on a given lease.
  * - settleGroup: up to ten rounds of GetItem (group) + headOf + one UpdateItem conditioned on
  *   `lease = <holder's lease>` (and, to leave the index, on `next` and `written` as just read);
@@ -589,4 +592,59 @@ export const claimHead = <A>(
       Effect.map((item): Item | undefined => item),
       Effect.catchTag("ConditionFailed", () => Effect.succeed(undefined)),
     );
+  });
+
+/**
+ * Moves the lease expiry of a grouped message and of its group together (a heartbeat). With
+ * transactions: one TransactWriteItems of the group's update (`lease` = this lease) and the
+ * message's (the caller's condition: its lease, in flight). Two separate updates would let a
+ * consumer whose group lease ran out — and whose group was claimed since, by someone who took a
+ * message redriven ahead of this one — extend this message's lease on its own: two messages of
+ * one group in flight. A `ConditionFailed` is read back: the message showing this heartbeat's
+ * expiry and time means the transaction applied and its response was lost. Without
+ * transactions (where nothing can be put ahead of a held head: grouped redrive is refused) the
+ * group first, then the message, each fenced by the lease: half-applied, the group is merely due
+ * later than its head.
+ */
+export const extendGrouped = <A>(
+  ctx: QueueContext<A>,
+  message: {
+    readonly key: Key;
+    readonly id: string;
+    readonly group: string;
+    readonly lease: string;
+  },
+  condition: Condition,
+  visibleAt: number,
+  t: number,
+): Effect.Effect<void, ConditionFailed | DynamoDBError> =>
+  Effect.gen(function* () {
+    const { db, table } = ctx;
+    const groupUpdate = {
+      set: { gsk: indexSortKey(visibleAt, groupEntryId(message.group)), updatedAt: t },
+    };
+    const messageUpdate = {
+      set: { gsk: indexSortKey(visibleAt, message.id), visibleAt, updatedAt: t },
+    };
+    const fence = eq("lease", message.lease);
+    const key = groupKey(ctx, message.group);
+    if (!withoutTransactions.has(db)) {
+      const moved = yield* Effect.either(db.transactWrite([
+        { _tag: "Update", table, key, update: groupUpdate, condition: fence },
+        { _tag: "Update", table, key: message.key, update: messageUpdate, condition },
+      ]));
+      if (Either.isRight(moved)) return;
+      if (moved.left._tag === "ConditionFailed") {
+        const there = yield* db.get(table, message.key);
+        if (
+          there?.lease === message.lease && there.state === "inflight" &&
+          there.visibleAt === visibleAt && there.updatedAt === t
+        ) return;
+        return yield* moved.left;
+      }
+      if (!unsupported(moved.left)) return yield* moved.left;
+      withoutTransactions.set(db, true);
+    }
+    yield* db.update(table, key, groupUpdate, { condition: fence });
+    yield* db.update(table, message.key, messageUpdate, { condition });
   });
