@@ -306,3 +306,56 @@ queueTest(
       assert.deepEqual(r.messages.map((m) => m.body.id), ["a1"]);
     }),
 );
+
+queueTest(
+  "FIFO safety: a sender that takes its number as the group leaves the index still wakes it",
+  ({ table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      const held = (yield* q.receive()).messages[0]!;
+      let updates = 0;
+      let put = false;
+      // The sender's first update finds the group in the index (held); before its second, the
+      // holder acks and takes the empty group out of the index. After its put the sender stops
+      // (its count of the write fails), so only the allocation can have put the group back.
+      const sender = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) => {
+          if (!writes.has(op) || catalog(op, args)) return call;
+          if (op === "put") return Effect.tap(call, () => void (put = true));
+          if (put) return Effect.fail(transport);
+          return ++updates === 1 ? Effect.ensuring(call, Effect.ignore(q.ack(held))) : call;
+        }),
+      );
+      const sent = yield* Effect.either(sender.send({ id: "a1", total: 1 }, { group: "G" }));
+      assert.equal(sent._tag, "Left");
+      assert.equal(put, true);
+      const got = (yield* q.receive()).messages;
+      assert.deepEqual(got.map((m) => m.body.id), ["a1"]);
+    }),
+);
+
+queueTest(
+  "FIFO safety: a consumer that lost its group cannot extend its message while a redriven head is held",
+  ({ backend, makeQueue }) =>
+    Effect.gen(function* () {
+      if (!backend.transactions) return; // grouped redrive needs transactions (tested above)
+      const q = yield* makeQueue({ visibilityTimeout: "1 second" });
+      const { id: first } = yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      yield* q.send({ id: "a1", total: 1 }, { group: "G" });
+      yield* q.deadLetter((yield* q.receive()).messages[0]!, { tag: "Test", message: "dead" });
+      // A holds a1; a0 is redriven ahead of it; A's lease runs out and B takes the group: a0.
+      const a = (yield* q.receive()).messages[0]!;
+      assert.equal(a.body.id, "a1");
+      yield* q.redrive(first);
+      yield* TestClock.adjust("2 seconds");
+      const b = (yield* q.receive()).messages;
+      assert.deepEqual(b.map((m) => m.body.id), ["a0"]);
+      // A's heartbeat must neither apply nor leave a1 held beside a0.
+      const beat = yield* Effect.either(q.changeVisibility(a, "30 seconds"));
+      assert.equal(beat._tag === "Left" && beat.left._tag, "LeaseLost");
+      const info = Option.getOrThrow(yield* q.get(a.id));
+      assert.notEqual(info.state, "inflight");
+    }),
+);

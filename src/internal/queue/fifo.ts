@@ -9,8 +9,9 @@
  * Requests:
  * - allocate: one UpdateItem of the group item (ADD `next` 1, SET its index fields, due now)
  *   conditioned on `attribute_not_exists(gpk)`, so a group out of the ready index is put back in
- *   the same write; when the group is already there, a second, unconditional UpdateItem only
- *   adds 1 to `next`. The returned `next - 1` is the message's sequence number.
+ *   the same write; when the group is already there, a second UpdateItem conditioned on
+ *   `attribute_exists(gpk)` only adds 1 to `next` (tried in turn, so the group is in the index
+ *   afterwards either way). The returned `next - 1` is the message's sequence number.
  * - putGrouped: allocate, a PutItem of the message (carrying a `sendToken`) conditioned on
  *   `attribute_not_exists(pk)` — on ConditionFailed a GetItem: its own token or no item means
  *   done, someone else's item means start over — then `countWritten`: UpdateItem ADD `written` 1
@@ -22,6 +23,9 @@
  *   as read); without transactions the UpdateItem alone.
  * - wakeGroup: GetItem of the group item, then an UpdateItem putting it in the index, due now,
  *   conditioned on `attribute_not_exists(lease)` (a holder will see the change itself).
+ * - extendGrouped (heartbeat): TransactWriteItems of the group's `gsk` (`lease` as given) and
+ *   the message's expiry (caller's condition); a ConditionFailed is read back. Without
+ *   transactions the group's UpdateItem, then the message's.
  * - freeGroup: one UpdateItem making the group due now, conditioned on a given lease.
  * - settleGroup: up to ten rounds of GetItem (group) + headOf + one UpdateItem conditioned on
  *   `lease = <holder's lease>` (and, to leave the index, on `next` and `written` as just read);
@@ -49,7 +53,7 @@
  */
 import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
-import type { ConditionFailed, DynamoDBError } from "../../Errors.ts";
+import { type ConditionFailed, DynamoDBError } from "../../Errors.ts";
 import {
   GROUP_SK,
   groupedId,
@@ -75,7 +79,7 @@ import {
   type TransactItem,
 } from "../../services/DynamoDB.ts";
 import type { FailureInfo, SendResult } from "../../services/Queue.ts";
-import { deadFields, ignoreLost, type QueueContext, unconditional } from "./context.ts";
+import { deadFields, ignoreLost, type QueueContext } from "./context.ts";
 
 /** How soon a group whose next message was allocated but not yet written is looked at again. */
 const GROUP_GAP_RETRY = 1_000;
@@ -106,7 +110,12 @@ const groupDue = <A>(ctx: QueueContext<A>, group: string, home: string, t: numbe
 /**
  * Takes the group's next sequence number. A group that is not in the ready index is put there
  * in the same write: if the sender then crashes before its message is written, consumers find
- * the gap and wait for it, rather than never looking at the group again.
+ * the gap and wait for it, rather than never looking at the group again. Two conditional
+ * updates tried in turn, `attribute_not_exists(gpk)` (also putting the group in the index) and
+ * `attribute_exists(gpk)` (only counting): whichever applies, the group is in the index
+ * afterwards. (An unconditional count would race a holder that takes the empty group out of the
+ * index between the two: the number would be taken with the group out of the index, and a
+ * sender that stops before `countWritten` would strand its message.)
  */
 const allocate = <A>(
   ctx: QueueContext<A>,
@@ -114,19 +123,30 @@ const allocate = <A>(
   home: string,
   t: number,
 ): Effect.Effect<number, DynamoDBError> =>
-  ctx.db.update(ctx.table, groupKey(ctx, group), {
-    set: { ...groupDue(ctx, group, home, t), sentAt: t },
-    add: { next: 1, written: 0 },
-  }, { condition: notExists("gpk") }).pipe(
-    Effect.catchTag(
-      "ConditionFailed",
-      () =>
-        unconditional(
-          ctx.db.update(ctx.table, groupKey(ctx, group), { add: { next: 1, written: 0 } }),
-        ),
-    ),
-    Effect.map((item) => (item.next as number) - 1),
-  );
+  Effect.gen(function* () {
+    const key = groupKey(ctx, group);
+    // Each lost round means the group entered or left the index between the two requests.
+    for (let attempt = 0;; attempt++) {
+      const woken = yield* Effect.either(ctx.db.update(ctx.table, key, {
+        set: { ...groupDue(ctx, group, home, t), sentAt: t },
+        add: { next: 1, written: 0 },
+      }, { condition: notExists("gpk") }));
+      if (Either.isRight(woken)) return (woken.right.next as number) - 1;
+      if (woken.left._tag === "DynamoDBError") return yield* woken.left;
+      const counted = yield* Effect.either(ctx.db.update(ctx.table, key, {
+        add: { next: 1, written: 0 },
+      }, { condition: exists("gpk") }));
+      if (Either.isRight(counted)) return (counted.right.next as number) - 1;
+      if (counted.left._tag === "DynamoDBError" || attempt >= 9) {
+        return yield* (counted.left._tag === "DynamoDBError" ? counted.left : new DynamoDBError({
+          operation: "update",
+          reason: "TransactionConflict",
+          retryable: true,
+          detail: "could not take a sequence number: the group kept entering and leaving the index",
+        }));
+      }
+    }
+  });
 
 /** Whether a failed write means the backend has no `TransactWriteItems` (dynalite). */
 const unsupported = (e: ConditionFailed | DynamoDBError): boolean =>
@@ -572,4 +592,59 @@ export const claimHead = <A>(
       Effect.map((item): Item | undefined => item),
       Effect.catchTag("ConditionFailed", () => Effect.succeed(undefined)),
     );
+  });
+
+/**
+ * Moves the lease expiry of a grouped message and of its group together (a heartbeat). With
+ * transactions: one TransactWriteItems of the group's update (`lease` = this lease) and the
+ * message's (the caller's condition: its lease, in flight). Two separate updates would let a
+ * consumer whose group lease ran out — and whose group was claimed since, by someone who took a
+ * message redriven ahead of this one — extend this message's lease on its own: two messages of
+ * one group in flight. A `ConditionFailed` is read back: the message showing this heartbeat's
+ * expiry and time means the transaction applied and its response was lost. Without
+ * transactions (where nothing can be put ahead of a held head: grouped redrive is refused) the
+ * group first, then the message, each fenced by the lease: half-applied, the group is merely due
+ * later than its head.
+ */
+export const extendGrouped = <A>(
+  ctx: QueueContext<A>,
+  message: {
+    readonly key: Key;
+    readonly id: string;
+    readonly group: string;
+    readonly lease: string;
+  },
+  condition: Condition,
+  visibleAt: number,
+  t: number,
+): Effect.Effect<void, ConditionFailed | DynamoDBError> =>
+  Effect.gen(function* () {
+    const { db, table } = ctx;
+    const groupUpdate = {
+      set: { gsk: indexSortKey(visibleAt, groupEntryId(message.group)), updatedAt: t },
+    };
+    const messageUpdate = {
+      set: { gsk: indexSortKey(visibleAt, message.id), visibleAt, updatedAt: t },
+    };
+    const fence = eq("lease", message.lease);
+    const key = groupKey(ctx, message.group);
+    if (!withoutTransactions.has(db)) {
+      const moved = yield* Effect.either(db.transactWrite([
+        { _tag: "Update", table, key, update: groupUpdate, condition: fence },
+        { _tag: "Update", table, key: message.key, update: messageUpdate, condition },
+      ]));
+      if (Either.isRight(moved)) return;
+      if (moved.left._tag === "ConditionFailed") {
+        const there = yield* db.get(table, message.key);
+        if (
+          there?.lease === message.lease && there.state === "inflight" &&
+          there.visibleAt === visibleAt && there.updatedAt === t
+        ) return;
+        return yield* moved.left;
+      }
+      if (!unsupported(moved.left)) return yield* moved.left;
+      withoutTransactions.set(db, true);
+    }
+    yield* db.update(table, key, groupUpdate, { condition: fence });
+    yield* db.update(table, message.key, messageUpdate, { condition });
   });

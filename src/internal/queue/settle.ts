@@ -10,8 +10,9 @@
  *   up to 100 of those writes, a chunk that fails falling back to one ack per message.
  * - nack: one UpdateItem (`state = ready`, due after the delay, the failure appended to
  *   `attempts`, `lease` removed). The receive still counts.
- * - changeVisibility: one UpdateItem moving `visibleAt` and `gsk`; for a grouped message one more
- *   UpdateItem moves the group item's `gsk`, conditioned on `lease` alone.
+ * - changeVisibility: one UpdateItem moving `visibleAt` and `gsk`; for a grouped message
+ *   `fifo.extendGrouped`: one TransactWriteItems moving the group item's `gsk` (conditioned on
+ *   `lease`) and the message's (dynalite: the group's update, then the message's).
  * - release: one UpdateItem (`state = ready`, due now, ADD `receives` -1, `lease` removed).
  * - deadLetter: one UpdateItem to `state = dead` in `<queue>#dead`, the reason appended to
  *   `attempts`; a grouped message is read (GetItem) and moved with `fifo.deadLetterGrouped`, its
@@ -50,7 +51,7 @@ import {
 import type { Queue } from "../../services/Queue.ts";
 import type { CatalogReport } from "./catalogReport.ts";
 import { deadFields, type QueueContext } from "./context.ts";
-import { deadLetterGrouped, groupEntryId, groupKey, settleGroup } from "./fifo.ts";
+import { deadLetterGrouped, extendGrouped, settleGroup } from "./fifo.ts";
 import { durationMillis } from "./options.ts";
 
 /** Runs a write fenced by a lease: a failed condition means the lease is gone. */
@@ -223,6 +224,23 @@ export const makeSettle = <A>(
       const millis = yield* durationMillis("changeVisibility", "timeout", timeout, Duration.zero);
       const t = yield* now;
       const visibleAt = t + millis;
+      if (message.group !== undefined) {
+        // The group's lease is the one other consumers respect: it moves with the message's,
+        // in one transaction, so a consumer that lost its group never extends the message alone.
+        yield* fenced(
+          ctx,
+          message,
+          "changeVisibility",
+          extendGrouped(
+            ctx,
+            { key: keyOf(message.id), id: message.id, group: message.group, lease: message.lease },
+            leaseHeld(message),
+            visibleAt,
+            t,
+          ),
+        );
+        return visibleAt;
+      }
       yield* fenced(
         ctx,
         message,
@@ -231,17 +249,6 @@ export const makeSettle = <A>(
           set: { gsk: indexSortKey(visibleAt, message.id), visibleAt, updatedAt: t },
         }, { condition: leaseHeld(message) }),
       );
-      if (message.group !== undefined) {
-        // The group's lease is the one other consumers respect: it moves with the message's.
-        yield* fenced(
-          ctx,
-          message,
-          "changeVisibility",
-          db.update(table, groupKey(ctx, message.group), {
-            set: { gsk: indexSortKey(visibleAt, groupEntryId(message.group)), updatedAt: t },
-          }, { condition: eq("lease", message.lease) }),
-        );
-      }
       return visibleAt;
     }).pipe(
       Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs, captureStackTrace: false }),
