@@ -13,14 +13,7 @@ import type { Item, Key, Query, QueryPage, SortKeyCondition } from "../../servic
 import { holds, ORDERING, prepareCondition } from "./conditions.ts";
 import { invalid } from "./failures.ts";
 import { MAX_PAGE_BYTES } from "./limits.ts";
-import {
-  compareEntries,
-  firstNotBefore,
-  type IndexEntry,
-  type IndexState,
-  project,
-  visibleEntries,
-} from "./secondaryIndex.ts";
+import { type IndexState, project, visibleEntries } from "./secondaryIndex.ts";
 import { emptyKeyValue, findTable, type TableState } from "./tables.ts";
 import { attr, compareStrings, copyItemOut, define } from "./values.ts";
 
@@ -32,15 +25,7 @@ const keyTypeMismatch = (): never =>
 interface CheckedSort {
   readonly attribute: string;
   readonly test: (value: string) => boolean;
-  /**
-   * The values a sort condition selects are contiguous in sort key order: `below` holds for the
-   * values before them, `above` for those after.
-   */
-  readonly below: (value: string) => boolean;
-  readonly above: (value: string) => boolean;
 }
-
-const never = (): boolean => false;
 
 const checkKeyConditionValue = (attribute: string, value: unknown): string => {
   if (typeof value !== "string") return keyTypeMismatch();
@@ -58,16 +43,6 @@ const checkSortCondition = (attribute: string, condition: SortKeyCondition): Che
       }
       return {
         attribute,
-        below: op === "<" || op === "<="
-          ? never
-          : op === ">"
-          ? (v) => compareStrings(v, value) <= 0
-          : (v) => compareStrings(v, value) < 0,
-        above: op === ">" || op === ">="
-          ? never
-          : op === "<"
-          ? (v) => compareStrings(v, value) >= 0
-          : (v) => compareStrings(v, value) > 0,
         test: (v) => {
           const c = compareStrings(v, value);
           return op === "="
@@ -92,19 +67,12 @@ const checkSortCondition = (attribute: string, condition: SortKeyCondition): Che
       }
       return {
         attribute,
-        below: (v) => compareStrings(v, low) < 0,
-        above: (v) => compareStrings(v, high) > 0,
         test: (v) => compareStrings(v, low) >= 0 && compareStrings(v, high) <= 0,
       };
     }
     case "BeginsWith": {
       const prefix = checkKeyConditionValue(attribute, condition.prefix);
-      return {
-        attribute,
-        below: (v) => !v.startsWith(prefix) && compareStrings(v, prefix) < 0,
-        above: (v) => !v.startsWith(prefix) && compareStrings(v, prefix) > 0,
-        test: (v) => v.startsWith(prefix),
-      };
+      return { attribute, test: (v) => v.startsWith(prefix) };
     }
   }
 };
@@ -177,27 +145,35 @@ export const query = (
   }
 
   // The entries of the partition in index order: sort key, then (for an index, whose sort
-  // keys need not be unique) the table key. An index keeps its partitions ordered; a table
-  // partition (one message's items, in the queue's use) is sorted here.
-  let entries: ReadonlyArray<IndexEntry>;
+  // keys need not be unique) the table key.
+  type Entry = { readonly item: Item; readonly position: ReadonlyArray<string> };
+  const entries: Array<Entry> = [];
   if (index === undefined) {
-    const sorted: Array<IndexEntry> = [];
     for (const [sk, item] of table.partitions.get(partitionValue) ?? []) {
-      sorted.push({ partition: partitionValue, isk: sk, pk: "", sk: "", item });
+      entries.push({ item, position: [sk] });
     }
-    sorted.sort(compareEntries);
-    entries = sorted;
   } else {
-    entries = visibleEntries(index, partitionValue);
+    for (const item of visibleEntries(index, partitionValue)) {
+      entries.push({
+        item,
+        position: [
+          attr(item, index.sortKey) as string,
+          attr(item, table.partitionKey) as string,
+          attr(item, table.sortKey) as string,
+        ],
+      });
+    }
   }
-  const ascending = q.ascending !== false;
-  // [from, to): the entries the sort condition selects.
-  let from = 0;
-  let to = entries.length;
-  if (sort !== undefined) {
-    from = firstNotBefore(entries, (e) => sort.below(e.isk));
-    to = firstNotBefore(entries, (e) => !sort.above(e.isk), from);
-  }
+  const comparePositions = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): number => {
+    for (let i = 0; i < a.length; i++) {
+      const c = compareStrings(a[i]!, b[i]!);
+      if (c !== 0) return c;
+    }
+    return 0;
+  };
+  const direction = q.ascending === false ? -1 : 1;
+  let selected = entries.filter((e) => sort === undefined || sort.test(e.position[0]!));
+  selected.sort((a, b) => direction * comparePositions(a.position, b.position));
 
   if (q.startKey !== undefined) {
     const start = q.startKey;
@@ -225,22 +201,17 @@ export const query = (
       invalid("The provided starting key does not match the range key predicate");
     }
     const startPosition = index === undefined
-      ? { isk: value(table.sortKey), pk: "", sk: "" }
-      : { isk: value(index.sortKey), pk: value(table.partitionKey), sk: value(table.sortKey) };
+      ? [value(table.sortKey)]
+      : [value(index.sortKey), value(table.partitionKey), value(table.sortKey)];
     // Exclusive: continue after the start position, whether or not an item is there.
-    if (ascending) {
-      from = firstNotBefore(entries, (e) => compareEntries(e, startPosition) <= 0, from, to);
-    } else {
-      to = firstNotBefore(entries, (e) => compareEntries(e, startPosition) < 0, from, to);
-    }
+    selected = selected.filter((e) => direction * comparePositions(e.position, startPosition) > 0);
   }
 
   const items: Array<Item> = [];
   let evaluated = 0;
   let bytes = 0;
   let lastKey: Key | undefined;
-  for (let i = ascending ? from : to - 1; ascending ? i < to : i >= from; ascending ? i++ : i--) {
-    const entry = entries[i]!;
+  for (const entry of selected) {
     const entryItem = project(index, entry.item);
     evaluated += 1;
     bytes += itemSize(entryItem);

@@ -437,11 +437,7 @@ export const makeReceive = <A>(
         Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : releaseHeld(ctx, held)),
       );
     }).pipe(
-      Effect.withSpan("DynamoMQ.receive", {
-        kind: "consumer",
-        attributes: attrs,
-        captureStackTrace: false,
-      }),
+      Effect.withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }),
       withCatalog,
     );
 

@@ -390,11 +390,7 @@ export const makeSend = <A>(
   const send: Queue<A>["send"] = (body, options) =>
     Effect.flatMap(now, (t) => prepare(ctx, body, options, t)).pipe(
       Effect.flatMap((p) => putPrepared(ctx, p)),
-      Effect.withSpan("DynamoMQ.send", {
-        kind: "producer",
-        attributes: attrs,
-        captureStackTrace: false,
-      }),
+      Effect.withSpan("DynamoMQ.send", { kind: "producer", attributes: attrs }),
       withCatalog,
     );
 
@@ -429,11 +425,7 @@ export const makeSend = <A>(
         { concurrency: 16 },
       );
     }).pipe(
-      Effect.withSpan("DynamoMQ.sendBatch", {
-        kind: "producer",
-        attributes: attrs,
-        captureStackTrace: false,
-      }),
+      Effect.withSpan("DynamoMQ.sendBatch", { kind: "producer", attributes: attrs }),
       withCatalog,
     );
 

@@ -178,7 +178,7 @@ export const makeSettle = <A>(
       const w = ackWrite(ctx, message, t);
       const write = w._tag === "Update"
         ? db.update(w.table, w.key, w.update, { condition: w.condition })
-        : db.delete(w.table, w.key, { condition: w.condition, returnOld: false });
+        : db.delete(w.table, w.key, { condition: w.condition });
       if (message.group !== undefined) return fenced(ctx, message, "ack", write);
       // Gone, or the tombstone this ack wrote: the ack applied.
       return fencedOwn(ctx, message, "ack", write, (item) =>
@@ -186,7 +186,7 @@ export const makeSettle = <A>(
     }).pipe(
       Effect.zipRight(countCompleted(1)),
       Effect.zipRight(afterSettle(ctx, message)),
-      Effect.withSpan("DynamoMQ.ack", { attributes: attrs, captureStackTrace: false }),
+      Effect.withSpan("DynamoMQ.ack", { attributes: attrs }),
     );
 
   const nack: Queue<A>["nack"] = (message, options) =>
@@ -250,9 +250,7 @@ export const makeSettle = <A>(
         }, { condition: leaseHeld(message) }),
       );
       return visibleAt;
-    }).pipe(
-      Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs, captureStackTrace: false }),
-    );
+    }).pipe(Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs }));
 
   const release: Queue<A>["release"] = (message) =>
     Effect.flatMap(now, (t) => {
@@ -270,7 +268,7 @@ export const makeSettle = <A>(
           item.receives === message.receives - 1);
     }).pipe(
       Effect.zipRight(afterSettle(ctx, message)),
-      Effect.withSpan("DynamoMQ.release", { attributes: attrs, captureStackTrace: false }),
+      Effect.withSpan("DynamoMQ.release", { attributes: attrs }),
     );
 
   const deadLetter: Queue<A>["deadLetter"] = (message, reason) =>
