@@ -5,7 +5,8 @@
  * (`Queue.update`) and reach running handles within `Queue.definitionRefreshMillis`.
  */
 import assert from "node:assert/strict";
-import { Effect, Either, Option, Schema, TestClock } from "effect";
+import { Chunk, Effect, Either, Option, Queue as EffectQueue, Schema, TestClock } from "effect";
+import * as Consumer from "../src/services/Consumer.ts";
 import * as Catalog from "../src/services/Catalog.ts";
 import { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Queue from "../src/services/Queue.ts";
@@ -239,4 +240,44 @@ queueTest(
       const { messages } = yield* raw.receive();
       assert.equal(messages[0]!.body.length, 10_000);
     }).pipe(Effect.provideService(DynamoDB, ctx.db)),
+);
+
+queueTest(
+  "a live update of maxReceives reaches a running Consumer within the refresh bound",
+  (ctx) =>
+    Effect.gen(function* () {
+      const q = yield* ctx.makeQueue({ maxReceives: 50 });
+      yield* q.send({ id: "c1", total: 1 }, { id: "c1" });
+      const receives: Array<number> = [];
+      const consumer = yield* Consumer.run(
+        q,
+        (m) =>
+          Effect.sync(() => receives.push(m.receives)).pipe(Effect.zipRight(Effect.fail("boom"))),
+        {
+          concurrency: 1,
+          backoff: { base: "1 second", max: "1 second" },
+          poll: { min: "100 millis", max: "1 second" },
+        },
+      );
+      const events = yield* consumer.subscribe;
+      for (let i = 0; i < 60 && receives.length < 3; i++) yield* TestClock.adjust("1 second");
+      assert.ok(receives.length >= 3, `received ${receives.length} times`);
+      yield* Queue.update(ctx.table, "orders", { maxReceives: 2 });
+      const updatedAt = receives.length;
+      let dead: Consumer.ConsumerEvent | undefined = undefined;
+      // The refresh bound (definitionRefreshMillis) plus a few polls and backoffs.
+      for (let i = 0; i < Queue.definitionRefreshMillis / 1000 + 20 && dead === undefined; i++) {
+        yield* TestClock.adjust("1 second");
+        const seen = Chunk.toReadonlyArray(yield* EffectQueue.takeAll(events));
+        dead = seen.find((e) => e._tag === "DeadLettered");
+      }
+      assert.ok(dead !== undefined, `not dead-lettered; received ${receives.length} times`);
+      // Dead-lettered at the new limit, long before the old one of 50: within the refresh bound
+      // (a receive a second at most) of the update.
+      assert.ok(receives.length < 50, `received ${receives.length} times`);
+      assert.ok(receives.length - updatedAt <= 15, `${receives.length - updatedAt} receives after`);
+      const info = yield* q.get("c1");
+      assert.equal(Option.isSome(info) && info.value.state, "dead");
+      yield* consumer.stop;
+    }).pipe(Effect.scoped, Effect.provideService(DynamoDB, ctx.db)),
 );
