@@ -9,6 +9,7 @@
 import * as Effect from "effect/Effect";
 import * as Option from "effect/Option";
 import { QueueNotFound } from "../../Errors.ts";
+import { definitionOf } from "../../internal/queue/definition.ts";
 import * as Catalog from "../../services/Catalog.ts";
 import * as Queue from "../../services/Queue.ts";
 import { usage } from "../errors.ts";
@@ -47,18 +48,9 @@ const definitionText = (d: Catalog.QueueDefinition): string =>
     `updated              ${iso(d.updatedAt)}`,
   ].join("\n");
 
+/** The JSON form: exactly the definition's fields. */
 const definitionJson = (d: Catalog.QueueDefinition): Record<string, unknown> => ({
-  name: d.name,
-  version: d.version,
-  shards: d.shards,
-  priorities: d.priorities,
-  maxReceives: d.maxReceives,
-  visibilityTimeoutMillis: d.visibilityTimeoutMillis,
-  deduplicationWindowMillis: d.deduplicationWindowMillis,
-  compressAbove: d.compressAbove,
-  contentBasedDeduplication: d.contentBasedDeduplication,
-  definedAt: d.definedAt,
-  updatedAt: d.updatedAt,
+  ...definitionOf(d),
 });
 
 /**

@@ -9,22 +9,14 @@
  */
 import type { DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
 import * as Redacted from "effect/Redacted";
+import type { DynamoDBLiveOptions } from "../../layers/DynamoDBLive.ts";
 import { isLoopbackUrl } from "../loopback.ts";
 
-/** The options the client config is built from (the public `DynamoDBLiveOptions`). */
-export interface ClientOptions {
-  readonly region?: string | undefined;
-  readonly endpoint?: string | undefined;
-  readonly credentials?:
-    | {
-      readonly accessKeyId: string;
-      readonly secretAccessKey: Redacted.Redacted<string> | string;
-      readonly sessionToken?: Redacted.Redacted<string> | string | undefined;
-    }
-    | undefined;
-  readonly maxAttempts?: number | undefined;
-  readonly clientConfig?: DynamoDBClientConfig | undefined;
-}
+/** The options the client config is built from: those of the public `DynamoDBLiveOptions`. */
+export type ClientOptions = Pick<
+  DynamoDBLiveOptions,
+  "region" | "endpoint" | "credentials" | "maxAttempts" | "clientConfig"
+>;
 
 /** The dummy credentials of an emulator on a loopback endpoint. */
 export const LOCAL_CREDENTIALS: { readonly accessKeyId: string; readonly secretAccessKey: string } =

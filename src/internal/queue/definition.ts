@@ -28,7 +28,7 @@ import {
 } from "../../Errors.ts";
 import { CATALOG_PK, QUEUE_NAME } from "../keys.ts";
 import { compare, type DynamoDB, type Item, notExists } from "../../services/DynamoDB.ts";
-import type { QueueDescriptor } from "../../services/Catalog.ts";
+import type { QueueDefinition, QueueDescriptor } from "../../services/Catalog.ts";
 import type { Settings } from "./options.ts";
 
 /** The settings a definition stores, in the order of `QueueOptions`. */
@@ -341,8 +341,11 @@ export const removeDefinition = (
     }),
   );
 
-/** The public form of a stored definition. */
-export const toDescriptor = (d: StoredDefinition): QueueDescriptor => ({
+/**
+ * Only a definition's own fields (of a descriptor, say, without its bookkeeping): what
+ * `Queue.define`/`update` return and what the CLI prints.
+ */
+export const definitionOf = (d: QueueDefinition): QueueDefinition => ({
   name: d.name,
   version: d.version,
   shards: d.shards,
@@ -350,10 +353,15 @@ export const toDescriptor = (d: StoredDefinition): QueueDescriptor => ({
   maxReceives: d.maxReceives,
   visibilityTimeoutMillis: d.visibilityTimeoutMillis,
   deduplicationWindowMillis: d.deduplicationWindowMillis,
-  compressAbove: d.compressAbove === Infinity ? false : d.compressAbove,
+  compressAbove: d.compressAbove,
   contentBasedDeduplication: d.contentBasedDeduplication,
   definedAt: d.definedAt,
   updatedAt: d.updatedAt,
+});
+
+/** The public form of a stored definition. */
+export const toDescriptor = (d: StoredDefinition): QueueDescriptor => ({
+  ...definitionOf({ ...d, compressAbove: d.compressAbove === Infinity ? false : d.compressAbove }),
   registeredAt: d.definedAt,
   completed: d.completed,
 });

@@ -28,6 +28,7 @@ import { makeContext } from "./context.ts";
 import { forEachEntryPage } from "./inspect.ts";
 import {
   type DefinitionChanges,
+  definitionOf,
   readDefinition,
   removeDefinition,
   toDescriptor,
@@ -36,20 +37,6 @@ import {
 } from "./definition.ts";
 import { makeQueue, resolveSettings } from "./make.ts";
 import { durationMillis, integerIn, invalid, settingsOf } from "./options.ts";
-
-const definitionOf = (d: QueueDescriptor): QueueDefinition => ({
-  name: d.name,
-  version: d.version,
-  shards: d.shards,
-  priorities: d.priorities,
-  maxReceives: d.maxReceives,
-  visibilityTimeoutMillis: d.visibilityTimeoutMillis,
-  deduplicationWindowMillis: d.deduplicationWindowMillis,
-  compressAbove: d.compressAbove,
-  contentBasedDeduplication: d.contentBasedDeduplication,
-  definedAt: d.definedAt,
-  updatedAt: d.updatedAt,
-});
 
 /** The queue's catalog entry, if any. */
 export const describeQueue = (
