@@ -5,7 +5,7 @@
  * it follows AWS rather than DynamoDB Local, atomicity, and the feature switches.
  */
 import assert from "node:assert/strict";
-import { Effect, Exit, type Layer } from "effect";
+import { Effect, Exit, type Layer, TestClock } from "effect";
 import type { ConditionFailed, DynamoDBError } from "../src/Errors.ts";
 import { itemSize, numberSize, utf8Length, valueSize } from "../src/internal/itemSize.ts";
 import { layerMemory, layerMemoryWith, make } from "../src/layers/DynamoDBMemory.ts";
@@ -460,14 +460,45 @@ Deno.test("layerMemoryWith({ ttl: false }) fails enableTimeToLive as Unsupported
     layerMemoryWith({ ttl: false }),
   ));
 
-Deno.test("TTL is recorded but never deletes items", () =>
+Deno.test("TTL deletes an expired item an hour after it expired, at the next write or query", () =>
   withDb((db) =>
     Effect.gen(function* () {
       yield* db.enableTimeToLive(TABLE, "ttl");
-      yield* db.put(TABLE, { pk: "a", sk: "b", ttl: 1 }); // expired in 1970
       assert.equal((yield* db.describeTable(TABLE)).ttlAttribute, "ttl");
-      assert.notEqual(yield* db.get(TABLE, { pk: "a", sk: "b" }), undefined);
+      const t0 = 10_000; // seconds
+      yield* TestClock.setTime(t0 * 1000);
+      yield* db.put(TABLE, { pk: "a", sk: "1", ttl: t0 }); // expires now
+      yield* db.put(TABLE, { pk: "a", sk: "2", ttl: t0 + 3600 }); // in an hour
+      yield* db.put(TABLE, { pk: "a", sk: "3", ttl: "not a number" });
+      // A later write without a TTL keeps the item.
+      yield* db.put(TABLE, { pk: "a", sk: "4", ttl: t0 });
+      yield* db.put(TABLE, { pk: "a", sk: "4" });
+      const left = Effect.map(
+        db.query(TABLE, { partition: { attribute: "pk", value: "a" } }),
+        (page) => page.items.map((i) => i.sk),
+      );
+      // Expired, but not an hour ago: still there (DynamoDB too deletes within days, not at once).
+      yield* TestClock.setTime((t0 + 3599) * 1000);
+      assert.deepEqual(yield* left, ["1", "2", "3", "4"]);
+      yield* TestClock.setTime((t0 + 3600) * 1000 + 1);
+      assert.deepEqual(yield* left, ["2", "3", "4"]);
+      yield* TestClock.setTime((t0 + 7200) * 1000 + 1);
+      assert.deepEqual(yield* left, ["3", "4"]);
     })
+  ));
+
+Deno.test("layerMemoryWith({ ttlDeletionDelay: 0 }) deletes an item as soon as its TTL passes", () =>
+  withDb(
+    (db) =>
+      Effect.gen(function* () {
+        yield* db.enableTimeToLive(TABLE, "ttl");
+        yield* TestClock.setTime(5_000);
+        yield* db.put(TABLE, { pk: "a", sk: "1", ttl: 6 });
+        yield* TestClock.setTime(6_000);
+        yield* db.put(TABLE, { pk: "b", sk: "1" });
+        assert.equal(yield* db.get(TABLE, { pk: "a", sk: "1" }), undefined);
+      }),
+    layerMemoryWith({ ttlDeletionDelay: 0 }),
   ));
 
 Deno.test("describeTable reports what createTable was given", () =>

@@ -8,8 +8,9 @@
  *   written when the handler succeeds, before the ack; `interrupted` when the shutdown interrupts
  *   it); `start` also carries `"v"`, the message's `visibleAt` as claimed (when its lease ran
  *   out, unless extended);
- * - `{"e":"acked","pk":…}` when an ack (the conditional delete of the message item, key `pk`) has
- *   succeeded — observed on the `DynamoDB` service itself, so no event can be missed;
+ * - `{"e":"acked","pk":…}` when an ack (the conditional delete of the message item, key `pk`, or
+ *   its update to a tombstone) has succeeded — observed on the `DynamoDB` service itself, so no
+ *   event can be missed;
  * - `{"e":"stopped"}` when the consumer has shut down.
  *
  * Every line carries `pid` and `t` (epoch ms). The endpoint comes from `AWS_ENDPOINT_URL_DYNAMODB`.
@@ -108,13 +109,21 @@ const program = Effect.gen(function* () {
   );
 }).pipe(Effect.scoped);
 
-/** Records every successful delete: the queue deletes a message item only to ack it. */
+/**
+ * Records every ack: a successful delete (the queue deletes a message item only to ack it) or an
+ * update to a tombstone (`state = done`), which an ack within five minutes of the send writes.
+ */
 const RecordAcks = Layer.effect(
   DynamoDB,
   Effect.map(DynamoDB, (db): DynamoDB => ({
     ...db,
     delete: (table, key, options) =>
       Effect.tap(db.delete(table, key, options), () => record({ e: "acked", pk: key.pk })),
+    update: (table, key, update, options) =>
+      Effect.tap(
+        db.update(table, key, update, options),
+        (item) => item.state === "done" ? record({ e: "acked", pk: key.pk }) : Effect.void,
+      ),
   })),
 );
 

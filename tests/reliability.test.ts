@@ -37,6 +37,7 @@ import {
   type Condition,
   DynamoDB,
   type Item,
+  type Key,
   type Query,
   type TransactItem,
 } from "../src/services/DynamoDB.ts";
@@ -387,38 +388,48 @@ interface Truth {
 const recorder = (truth: Truth, queue: string): Layer.Layer<DynamoDB, never, DynamoDB> =>
   Layer.effect(
     DynamoDB,
-    Effect.map(DynamoDB, (db): DynamoDB => ({
-      ...db,
-      update: (table, key, update, options) =>
-        Effect.tap(db.update(table, key, update, options), (item) =>
-          Effect.sync(() => {
-            const lease = item.lease;
-            if (item.state === "inflight" && typeof lease === "string") {
-              const known = truth.leases.get(lease);
-              const expiry = item.visibleAt as number;
-              if (known === undefined) {
-                truth.leases.set(lease, {
-                  id: item.id as string,
-                  claimedAt: item.updatedAt as number,
-                  expiry,
-                });
-              } else known.expiry = Math.max(known.expiry, expiry);
-            }
-            const fenced = fencedLease(options?.condition);
-            if (fenced !== undefined && item.lease !== fenced) truth.settled.add(fenced);
-          })),
-      delete: (table, key, options) =>
-        Effect.tap(db.delete(table, key, options), (old) =>
-          Effect.sync(() => {
-            const pk = key.pk as string;
-            if (old !== undefined && pk.startsWith(`${queue}#`) && key.sk === "msg") {
-              const id = pk.slice(queue.length + 1);
-              truth.acks.set(id, (truth.acks.get(id) ?? 0) + 1);
-            }
-            const fenced = fencedLease(options?.condition);
-            if (fenced !== undefined) truth.settled.add(fenced);
-          })),
-    })),
+    Effect.map(DynamoDB, (db): DynamoDB => {
+      const ack = (key: Key) => {
+        const pk = key.pk as string;
+        if (pk.startsWith(`${queue}#`) && key.sk === "msg") {
+          const id = pk.slice(queue.length + 1);
+          truth.acks.set(id, (truth.acks.get(id) ?? 0) + 1);
+        }
+      };
+      return {
+        ...db,
+        update: (table, key, update, options) =>
+          Effect.tap(db.update(table, key, update, options), (item) =>
+            Effect.sync(() => {
+              const lease = item.lease;
+              if (item.state === "inflight" && typeof lease === "string") {
+                const known = truth.leases.get(lease);
+                const expiry = item.visibleAt as number;
+                if (known === undefined) {
+                  truth.leases.set(lease, {
+                    id: item.id as string,
+                    claimedAt: item.updatedAt as number,
+                    expiry,
+                  });
+                } else known.expiry = Math.max(known.expiry, expiry);
+              }
+              const fenced = fencedLease(options?.condition);
+              if (fenced !== undefined && item.lease !== fenced) truth.settled.add(fenced);
+              // An ack within five minutes of the send leaves a tombstone instead of deleting.
+              if (fenced !== undefined && item.state === "done") ack(key);
+            })),
+        // An ack: a delete fenced by a lease applied, so it removed the message.
+        delete: (table, key, options) =>
+          Effect.tap(db.delete(table, key, options), () =>
+            Effect.sync(() => {
+              const fenced = fencedLease(options?.condition);
+              if (fenced !== undefined) {
+                ack(key);
+                truth.settled.add(fenced);
+              }
+            })),
+      };
+    }),
   );
 
 const SOAK_MESSAGES = Number(Deno.env.get("DYNAMOMQ_SOAK_MESSAGES") ?? "10000");

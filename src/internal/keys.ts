@@ -14,6 +14,19 @@ export const TTL_ATTRIBUTE = "ttl";
  * an item with its own token knows its first write applied. Items written before it have none.
  */
 export const SEND_TOKEN = "tok";
+/**
+ * How long after its send a sender may still write a message again: its own conditional retry of
+ * a put that may have applied (`sendBatch`) starts only within this window, and the AWS SDK's
+ * retries of a request end within `requestTimeout` × attempts (30 s × 3 by default) of its start.
+ */
+export const RESEND_WINDOW_MILLIS = 60_000;
+/**
+ * How long after its send an ack leaves a tombstone instead of deleting the message: long enough
+ * that every write of its sender (see {@linkcode RESEND_WINDOW_MILLIS}, plus the SDK's retries of
+ * the last one and a minute of clock skew between sender and consumer) meets the tombstone and
+ * recognises its own write, so an acked message is never written back.
+ */
+export const ACK_TOMBSTONE_MILLIS = 300_000;
 /** Non-key attributes copied into the ready index: enough for stats, listing and the claim. */
 export const INDEX_PROJECTION: ReadonlyArray<string> = ["state", "sentAt", "receives"];
 

@@ -32,7 +32,8 @@
  */
 // The parts live in src/internal/memory/: values, conditions, updates, tables, secondary indexes,
 // queries, batches and transactions. This module wires them into one operation each.
-import type * as Duration from "effect/Duration";
+import * as Clock from "effect/Clock";
+import * as Duration from "effect/Duration";
 import * as Effect from "effect/Effect";
 import * as Layer from "effect/Layer";
 import { DynamoDB } from "../services/DynamoDB.ts";
@@ -51,7 +52,9 @@ import { makeIndexLag, timed } from "../internal/memory/secondaryIndex.ts";
 import {
   checkKey,
   describe,
+  expire,
   findTable,
+  hasExpiring,
   makeTable,
   preparePut,
   read,
@@ -78,11 +81,18 @@ export interface MemoryOptions {
    */
   readonly transactions?: boolean | undefined;
   /**
-   * Whether `enableTimeToLive` works (items are never deleted by TTL either way, as neither AWS
-   * nor the emulators delete them promptly).
+   * Whether `enableTimeToLive` works.
    * @default true
    */
   readonly ttl?: boolean | undefined;
+  /**
+   * How long after its TTL has passed an item is deleted (at the next write or query after that,
+   * read from `Clock`). DynamoDB deletes expired items within days and the emulators never do,
+   * so code must not count on it; the default keeps expired items around for an hour, as a
+   * late deletion would, while a long-running process stays bounded.
+   * @default "1 hour"
+   */
+  readonly ttlDeletionDelay?: Duration.DurationInput | undefined;
   /**
    * Eventual consistency of the global secondary indexes, as DynamoDB's own: each change of an
    * item's index entry (added, moved, removed) becomes visible to index queries only this long
@@ -108,11 +118,27 @@ export interface MemoryOptions {
 const makeService = (options: MemoryOptions): DynamoDB => {
   const transactions = options.transactions ?? true;
   const ttl = options.ttl ?? true;
+  // Infinite: never deleted.
+  const ttlDeletionDelay = Math.max(
+    0,
+    Duration.toMillis(Duration.decode(options.ttlDeletionDelay ?? Duration.hours(1))),
+  );
   const tables = new Map<string, TableState>();
   const indexLag = makeIndexLag(options.indexLag, options.indexLagSeed);
-  // Writes and queries read the clock only with index lag: that is when visibility depends on it.
+  // Writes and queries read the clock only with index lag (that is when visibility depends on
+  // it) or while an item written with a TTL waits to expire: they first delete expired items.
   const lagged = <A, E>(f: (tick: () => void) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    timed(indexLag, f);
+    Effect.suspend(() => {
+      for (const table of tables.values()) {
+        if (hasExpiring(table)) {
+          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            for (const t of tables.values()) expire(t, now - ttlDeletionDelay);
+            return timed(indexLag, f);
+          });
+        }
+      }
+      return timed(indexLag, f);
+    });
   const tableOf = (name: string): TableState => findTable(tables, name);
 
   const service: DynamoDB = {

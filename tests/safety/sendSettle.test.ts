@@ -26,7 +26,10 @@ interface Ctx {
   readonly table: string;
   /** The table without faults. */
   readonly db: DynamoDB;
-  /** The next call of `operation` gets `decision` (the others go through). */
+  /**
+   * The next call of `operation` gets `decision` (the others go through); arming it again queues
+   * a decision for the call after.
+   */
   readonly arm: (operation: Operation, decision: DynamoDBFaults.FaultDecision) => void;
   /** A queue handle whose calls go through the fault layer. */
   readonly makeQueue: (
@@ -58,20 +61,17 @@ const safetyTest = (
           const table = uniqueTableName("safety");
           yield* Table.create(table);
           yield* Effect.addFinalizer(() => Effect.ignore(db.deleteTable(table)));
-          const armed = new Map<Operation, DynamoDBFaults.FaultDecision>();
+          const armed = new Map<Operation, Array<DynamoDBFaults.FaultDecision>>();
           const faulty = yield* DynamoDBFaults.make(db, {
             seed: 1,
-            schedule: ({ operation }) => {
-              const decision = armed.get(operation);
-              armed.delete(operation);
-              return decision;
-            },
+            schedule: ({ operation }) => armed.get(operation)?.shift(),
           });
           yield* body({
             backend,
             table,
             db,
-            arm: (operation, decision) => void armed.set(operation, decision),
+            arm: (operation, decision) =>
+              void armed.set(operation, [...(armed.get(operation) ?? []), decision]),
             makeQueue: (o) =>
               Queue.make({ table, name: "jobs", schema: Body, ...o }).pipe(
                 Effect.provideService(DynamoDB, faulty.service),
@@ -193,15 +193,91 @@ safetyTest(
 // ---------------------------------------------------------------------------------------------
 
 safetyTest(
-  "ack: the SDK's retry meets the applied delete, the ack succeeds",
+  "ack: the SDK's retry meets the applied tombstone write, the ack succeeds",
   ({ arm, makeQueue }) =>
     Effect.gen(function* () {
       const q = yield* makeQueue();
       yield* q.send({ n: 1 }, { id: "a" });
       const m = yield* receiveOne(q);
-      arm("delete", retried);
+      arm("update", retried);
       yield* q.ack(m);
       assert.ok(Option.isNone(yield* q.get("a")));
+    }),
+);
+
+safetyTest(
+  "ack after the resend window: the SDK's retry meets the applied delete, the ack succeeds",
+  ({ arm, db, table, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue({ visibilityTimeout: "1 hour" });
+      yield* q.send({ n: 1 }, { id: "a" });
+      const m = yield* receiveOne(q);
+      yield* TestClock.adjust("6 minutes");
+      arm("delete", retried);
+      yield* q.ack(m);
+      // Deleted, not a tombstone: nobody can write it back any more.
+      assert.equal(yield* db.get(table, { pk: "jobs#a", sk: "msg" }), undefined);
+    }),
+);
+
+safetyTest(
+  "sendBatch: a batch applied with its response lost, acked before the retry, is not written back",
+  ({ arm, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      // The batch applies and its response is lost; the retry waits for the clock, so that the
+      // messages are received and acked before it.
+      arm("batchWrite", lostAfterApplied);
+      arm("put", { _tag: "Stall", delay: "1 second" });
+      const sending = yield* Effect.fork(q.sendBatch([{ body: { n: 1 } }, { body: { n: 2 } }]));
+      const received = yield* receiveWhenThere(q, 2);
+      yield* q.ackBatch(received);
+      yield* TestClock.adjust("10 seconds");
+      const results = yield* Fiber.join(sending);
+      assert.deepEqual(
+        results.map((r) => Either.isRight(r) && !r.right.duplicate),
+        [true, true],
+      );
+      // Acked once, and gone: not received again, not counted.
+      yield* TestClock.adjust("1 hour");
+      assert.equal((yield* q.receive({ max: 10 })).messages.length, 0);
+      const stats = yield* q.stats;
+      assert.equal(stats.ready + stats.inflight + stats.delayed, 0);
+    }),
+);
+
+safetyTest(
+  "sendBatch: a retry that would start after the resend window reports the ambiguous error",
+  ({ db, table }) =>
+    Effect.gen(function* () {
+      // The batch applies and its connection drops; the first retry times out after two minutes
+      // (not applied), so a second retry would start past the resend window: there is none.
+      const decisions: { [op in Operation]?: Array<DynamoDBFaults.FaultDecision> } = {
+        batchWrite: [{ _tag: "Fail", kind: "dropped", after: true }],
+        put: [{ _tag: "Fail", kind: "timeout", after: false }],
+      };
+      const faulty = yield* DynamoDBFaults.make(db, {
+        seed: 1,
+        timeoutDelay: "2 minutes",
+        schedule: ({ operation }) => decisions[operation]?.shift(),
+      });
+      const q = yield* Queue.make({ table, name: "jobs", schema: Body }).pipe(
+        Effect.provideService(DynamoDB, faulty.service),
+      );
+      const sending = yield* Effect.fork(q.sendBatch([{ body: { n: 1 } }]));
+      while (Option.isNone(yield* Fiber.poll(sending))) {
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)));
+        yield* TestClock.adjust("30 seconds");
+      }
+      const [result] = yield* Fiber.join(sending);
+      assert.ok(result !== undefined && Either.isLeft(result));
+      assert.equal(
+        result.left._tag === "DynamoDBError" && result.left.detail,
+        "injected fault: socket hang up (connection reset) (after the request was applied)",
+      );
+      assert.equal(decisions.put?.length, 0);
+      // The batch did write it: one message, received once.
+      assert.equal((yield* q.receive({ max: 10 })).messages.length, 1);
     }),
 );
 

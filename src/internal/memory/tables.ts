@@ -41,6 +41,18 @@ export interface TableState {
   ttlAttribute: string | undefined;
   /** Partition value → sort value → item. */
   readonly partitions: Map<string, Map<string, Item>>;
+  /**
+   * Items written with a TTL, as a binary min-heap on when each expires (epoch ms). An entry is
+   * checked against the item when it is due, so a later write of the item wins.
+   */
+  readonly expiring: Array<Expiring>;
+}
+
+/** An item written with a TTL, and when that TTL passes. */
+interface Expiring {
+  readonly at: number;
+  readonly pk: string;
+  readonly sk: string;
 }
 
 /** An item's table key as one string, to find duplicates and index entries by. */
@@ -78,6 +90,7 @@ export const makeTable = (definition: TableDefinition, indexLag: IndexLag): Tabl
     indexes,
     ttlAttribute: undefined,
     partitions: new Map(),
+    expiring: [],
   };
 };
 
@@ -243,6 +256,57 @@ export const write = (table: TableState, target: TableKey, item: Item): void => 
   }
   partition.set(target.sk, item);
   indexChange(table, target, item);
+  const expiry = ttlOf(table, item);
+  if (expiry !== undefined) heapPush(table.expiring, { at: expiry, pk: target.pk, sk: target.sk });
+};
+
+const heapPush = (heap: Array<Expiring>, entry: Expiring): void => {
+  let i = heap.push(entry) - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]!.at <= entry.at) break;
+    heap[i] = heap[parent]!;
+    i = parent;
+  }
+  heap[i] = entry;
+};
+
+const heapPop = (heap: Array<Expiring>): Expiring | undefined => {
+  const top = heap[0];
+  const last = heap.pop();
+  if (top === undefined || last === undefined || heap.length === 0) return top;
+  let i = 0;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= heap.length) break;
+    const child = left + 1 < heap.length && heap[left + 1]!.at < heap[left]!.at ? left + 1 : left;
+    if (heap[child]!.at >= last.at) break;
+    heap[i] = heap[child]!;
+    i = child;
+  }
+  heap[i] = last;
+  return top;
+};
+
+/** When an item expires (epoch ms): its TTL attribute, when TTL is on and it holds a number. */
+const ttlOf = (table: TableState, item: Item): number | undefined => {
+  const ttl = table.ttlAttribute === undefined ? undefined : item[table.ttlAttribute];
+  return typeof ttl === "number" ? ttl * 1000 : undefined;
+};
+
+/** Whether any item written with a TTL is still waiting to expire. */
+export const hasExpiring = (table: TableState): boolean => table.expiring.length > 0;
+
+/** Deletes the items whose TTL had passed at `now`, as DynamoDB's TTL does (within days). */
+export const expire = (table: TableState, now: number): void => {
+  while (table.expiring.length > 0 && table.expiring[0]!.at <= now) {
+    const { pk, sk } = heapPop(table.expiring)!;
+    const item = table.partitions.get(pk)?.get(sk);
+    const expiry = item === undefined ? undefined : ttlOf(table, item);
+    if (expiry !== undefined && expiry <= now) {
+      remove(table, { pk, sk, key: { [table.partitionKey]: pk, [table.sortKey]: sk } });
+    }
+  }
 };
 
 /** Validates a put: the item, its keys, its index keys and its size. */

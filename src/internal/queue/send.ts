@@ -5,20 +5,23 @@
  * Requests:
  * - send: one PutItem, conditioned on `attribute_not_exists(pk)` — a message is never
  *   overwritten. A failed condition costs one GetItem: an item carrying this send's token (`tok`)
- *   is its own write, applied by an attempt whose response was lost, and the send succeeded;
- *   anything else is `DuplicateMessage`. With a deduplication key the id is
- *   derived from the key and the condition also admits a tombstone whose window has passed
- *   (`state = done AND dedupUntil < now`); a duplicate then costs one GetItem of the original and
- *   reports its id with `duplicate: true`. A grouped send goes through `fifo.putGrouped`.
+ *   — the message, or the tombstone its ack left — is its own write, applied by an attempt whose
+ *   response was lost, and the send succeeded; anything else is `DuplicateMessage`. With an
+ *   explicit id the condition also admits another send's tombstone (the id is free once acked).
+ *   With a deduplication key the id is derived from the key and the condition admits another
+ *   send's tombstone whose window has passed (`state = done AND dedupUntil < now`); a duplicate
+ *   then costs one GetItem of the original and reports its id with `duplicate: true`. A grouped
+ *   send goes through `fifo.putGrouped`.
  * - sendBatch: entries with generated ids (which cannot collide, so need no condition) in
  *   unconditional BatchWriteItem puts (25 a request, four requests at a time). Only entries that
  *   were certainly not written go into another batch (unprocessed ones, a throttled request),
  *   with jittered backoff, `BATCH_WRITE_ATTEMPTS` tries in all; the entries of a request that
  *   may have applied (timeout, dropped connection, server error) are each retried at once as
  *   `send` does (conditional, recognising its own write by its token), so a retry never
- *   overwrites a message that was received meanwhile. Every other entry as `send`, 16 at a time.
- *   Never fails as a whole: a result per entry, in order. Residual race: a message written by an
- *   ambiguous batch, then received and acked (deleted) before the retry, is written again.
+ *   overwrites a message that was received meanwhile, nor writes back one acked meanwhile (its
+ *   ack left a tombstone, settle.ts). Such a retry starts only within `RESEND_WINDOW_MILLIS` of
+ *   the send. Every other entry as `send`, 16 at a time. Never fails as a whole: a result per
+ *   entry, in order.
  * - transactItem: no request; the conditional put for the caller's own TransactWriteItems.
  *
  * Invariants: everything is validated and encoded before the first write (`InvalidOptions`,
@@ -57,6 +60,7 @@ import {
   parseGroupedId,
   randomShard,
   readyPartition,
+  RESEND_WINDOW_MILLIS,
   SEND_TOKEN,
   sortableId,
 } from "../keys.ts";
@@ -100,6 +104,8 @@ const sha256Hex = (text: string): Effect.Effect<string> =>
 interface Prepared {
   readonly id: string;
   readonly visibleAt: number;
+  /** When it was sent (the clock of this sender), as stored in `sentAt`. */
+  readonly sentAt: number;
   readonly item: Item;
   /** A put that must not overwrite (an explicit id or a deduplication key). */
   readonly condition?: Condition | undefined;
@@ -224,15 +230,19 @@ const prepare = <A>(
     if (bytes > limit) {
       return yield* new PayloadTooLarge({ queue: name, bytes, limit });
     }
+    // Another send's tombstone may be replaced once the message is acked (a deduplicated one once
+    // its window has passed); anything else is a duplicate. This send's own tombstone never is:
+    // its retry must recognise its acked write, not write the message back.
+    const othersTombstone = and(eq("state", "done"), compare(SEND_TOKEN, "<>", token));
     const condition = dedup !== undefined
-      // A tombstone whose window has passed may be replaced; anything else is a duplicate.
-      ? or(notExists("pk"), and(eq("state", "done"), compare("dedupUntil", "<", t)))
+      ? or(notExists("pk"), and(othersTombstone, compare("dedupUntil", "<", t)))
       : options?.id !== undefined
-      ? notExists("pk")
+      ? or(notExists("pk"), and(othersTombstone, notExists("dedupUntil")))
       : undefined;
     return {
       id,
       visibleAt,
+      sentAt: t,
       item,
       condition,
       deduplicated: dedup !== undefined,
@@ -299,22 +309,29 @@ const mayHaveApplied = (e: DynamoDBError): boolean => e.retryable && e.reason !=
 /**
  * A put that may already have applied (its batch's response was lost), tried again as a
  * conditional single put: it never overwrites. Its own write is recognised by the send token
- * (`putPrepared`), so a message that was received meanwhile keeps its lease and receive count.
+ * (`putPrepared`), so a message that was received meanwhile keeps its lease and receive count,
+ * and one that was acked meanwhile left a tombstone that the retry meets (settle.ts `ackWrite`).
+ * That tombstone lasts `ACK_TOMBSTONE_MILLIS` from the send, so a retry starts only within
+ * `RESEND_WINDOW_MILLIS` of it; past that, or after `BATCH_WRITE_ATTEMPTS` retryable failures,
+ * the entry fails with the error that made it ambiguous (it may or may not have been written).
  */
 const conditionalRetry = <A>(
   ctx: QueueContext<A>,
   p: Prepared,
+  cause: DynamoDBError,
 ): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> =>
   Effect.gen(function* () {
-    for (let attempt = 0;; attempt++) {
+    for (let attempt = 0; attempt < BATCH_WRITE_ATTEMPTS; attempt++) {
       yield* backoff(attempt);
+      if ((yield* ctx.now) >= p.sentAt + RESEND_WINDOW_MILLIS) break;
       const r = yield* Effect.either(putPrepared(ctx, p));
       if (Either.isRight(r)) return r.right;
-      const e = r.left;
-      if (e._tag === "DuplicateMessage" || !e.retryable || attempt + 1 >= BATCH_WRITE_ATTEMPTS) {
-        return yield* Effect.fail(e);
+      if (r.left._tag === "DuplicateMessage" || !r.left.retryable) {
+        return yield* Effect.fail(r.left);
       }
     }
+    // Still unknown whether the batch wrote it: report the error that made it so.
+    return yield* Effect.fail(cause);
   });
 
 /**
@@ -330,7 +347,10 @@ const batchPut = <A>(
   Effect.gen(function* () {
     const results = new Map<string, Either.Either<SendResult, SendError>>();
     let pending = batch;
-    let ambiguous: ReadonlyArray<Prepared> = [];
+    // The entries of a request that may have applied, and its error.
+    let ambiguous:
+      | { readonly entries: ReadonlyArray<Prepared>; readonly cause: DynamoDBError }
+      | undefined;
     for (let attempt = 0; pending.length > 0 && attempt < BATCH_WRITE_ATTEMPTS; attempt++) {
       yield* backoff(attempt);
       const outcome = yield* Effect.either(
@@ -338,7 +358,7 @@ const batchPut = <A>(
       );
       if (Either.isLeft(outcome)) {
         if (mayHaveApplied(outcome.left)) {
-          ambiguous = pending;
+          ambiguous = { entries: pending, cause: outcome.left };
           pending = [];
           break;
         }
@@ -370,12 +390,15 @@ const batchPut = <A>(
         ),
       );
     }
-    const retried = yield* Effect.forEach(
-      ambiguous,
-      (p) => Effect.either(conditionalRetry(ctx, p)),
-      { concurrency: 16 },
-    );
-    ambiguous.forEach((p, i) => results.set(p.id, retried[i]!));
+    if (ambiguous !== undefined) {
+      const { entries, cause } = ambiguous;
+      const retried = yield* Effect.forEach(
+        entries,
+        (p) => Effect.either(conditionalRetry(ctx, p, cause)),
+        { concurrency: 16 },
+      );
+      entries.forEach((p, i) => results.set(p.id, retried[i]!));
+    }
     return batch.map((p) => results.get(p.id)!);
   });
 

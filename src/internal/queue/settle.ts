@@ -4,8 +4,10 @@
  *
  * Requests (each write of the message conditioned on `lease = <this receive's token> AND state =
  * inflight`):
- * - ack: one DeleteItem; within the message's deduplication window, one UpdateItem to a
- *   payload-less tombstone instead (`state = done`, out of the index, `ttl` = end of window).
+ * - ack: one UpdateItem to a payload-less tombstone (`state = done`, out of the index, `ttl` =
+ *   its end) while the message's sender may still write it again (`ACK_TOMBSTONE_MILLIS` after
+ *   its send) or its deduplication window lasts; after that (and for a grouped message), one
+ *   DeleteItem. Both cost the same write units.
  * - ackBatch: one ack per message, 16 at a time; with `transaction: true`, TransactWriteItems of
  *   up to 100 of those writes, a chunk that fails falling back to one ack per message.
  * - nack: one UpdateItem (`state = ready`, due after the delay, the failure appended to
@@ -38,7 +40,7 @@ import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
 import { type ConditionFailed, type DynamoDBError, LeaseLost } from "../../Errors.ts";
 import { appendAttempt, attemptsItem } from "../envelope.ts";
-import { indexSortKey, TTL_ATTRIBUTE } from "../keys.ts";
+import { ACK_TOMBSTONE_MILLIS, indexSortKey, TTL_ATTRIBUTE } from "../keys.ts";
 import type { ReceivedMessage } from "../../schema/Message.ts";
 import {
   and,
@@ -123,9 +125,12 @@ const afterSettle = <A>(
   );
 
 /**
- * The write that acks a message: a delete fenced by its lease or, within its deduplication
- * window, a payload-less tombstone (out of the index) so that a resend is still recognised;
- * TTL removes the tombstone afterwards.
+ * The write that acks a message: a payload-less tombstone (out of the index) while its sender may
+ * still write it again (`ACK_TOMBSTONE_MILLIS` after its send, see `send.ts`) or its
+ * deduplication window lasts, so that the sender's retry or a resend recognises it rather than
+ * writing the message back; TTL removes the tombstone afterwards. Later, a delete. Both are
+ * fenced by the lease. A grouped message is always deleted: its sends never write it twice
+ * (`fifo.putGrouped`), and its group's partition holds only live messages.
  */
 const ackWrite = <A>(
   ctx: QueueContext<A>,
@@ -133,7 +138,9 @@ const ackWrite = <A>(
   t: number,
 ): Extract<TransactItem, { readonly _tag: "Update" | "Delete" }> => {
   const { table, keyOf } = ctx;
-  const until = message.deduplication?.until;
+  const until = message.group !== undefined
+    ? undefined
+    : Math.max(message.deduplication?.until ?? 0, message.sentAt + ACK_TOMBSTONE_MILLIS);
   return until !== undefined && until > t
     ? {
       _tag: "Update",
@@ -141,7 +148,7 @@ const ackWrite = <A>(
       key: keyOf(message.id),
       update: {
         set: { state: "done", updatedAt: t, [TTL_ATTRIBUTE]: Math.ceil(until / 1000) },
-        remove: ["gpk", "gsk", "payload", "lease", "attempts"],
+        remove: ["gpk", "gsk", "payload", "lease", "attempts", "trace"],
       },
       condition: leaseHeld(message),
     }
