@@ -551,6 +551,18 @@ queueTest(
         assert.equal(del.status, 400, id);
         assert.equal(del.json.error, "InvalidOptions");
       }
+      // Before: an id of 101 to 128 characters (valid) was past the router's limit for a path
+      // parameter, and answered 404 for a message that exists. A slash is not an id character.
+      const longest = "m".repeat(128);
+      yield* orders.send({ id: "o1", total: 1 }, { id: longest });
+      const got = yield* a.get(`/api/queues/orders/messages/${longest}`);
+      assert.equal(got.status, 200);
+      assert.equal(got.json.message.id, longest);
+      const slash = yield* a.get(`/api/queues/orders/messages/${longest}/x`);
+      assert.equal(slash.status, 400);
+      assert.equal(slash.json.error, "InvalidOptions");
+      const del = yield* a.change("DELETE", `/api/queues/orders/messages/${longest}`);
+      assert.deepEqual(del.json, { deleted: longest });
     }),
 );
 

@@ -476,7 +476,9 @@ export const router = (
         );
       });
 
-    const pathParams = Effect.map(HttpRouter.params, (p) => ({ queue: p.queue, id: p.id }));
+    // The id is the route's wildcard: a named parameter is limited to 100 characters by the
+    // router, and an id may have 128. A slash in it is refused as any bad id is.
+    const pathParams = Effect.map(HttpRouter.params, (p) => ({ queue: p.queue, id: p["*"] }));
     const searchParam = (
       params: Readonly<Record<string, string | ReadonlyArray<string>>>,
       name: string,
@@ -678,10 +680,10 @@ export const router = (
       HttpRouter.get("/api/info", handle(info)),
       HttpRouter.get("/api/queues", handle(listQueues)),
       HttpRouter.get("/api/queues/:queue/messages", handle(listMessages)),
-      HttpRouter.get("/api/queues/:queue/messages/:id", handle(getMessage)),
+      HttpRouter.get("/api/queues/:queue/messages/*", handle(getMessage)),
       HttpRouter.post("/api/queues/:queue/redrive", handle(redrive)),
       HttpRouter.post("/api/queues/:queue/purge", handle(purge)),
-      HttpRouter.del("/api/queues/:queue/messages/:id", handle(deleteMessage)),
+      HttpRouter.del("/api/queues/:queue/messages/*", handle(deleteMessage)),
       HttpRouter.all(
         "*",
         handle(Effect.fail(apiError("NotFound", "no such page or API route"))),
