@@ -88,7 +88,8 @@ const attempt = <A, E>(
       ctx.trace.line(`${thread} ${what} → ${show(exit.value)}`);
       return Effect.succeed(Either.right(exit.value));
     }
-    if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt;
+    // Interrupted (a crash), or the run is over its budget (taken for hung): stop here.
+    if (Cause.isInterruptedOnly(exit.cause) || ctx.sched.exhausted) return Effect.interrupt;
     const failure = Cause.failureOption(exit.cause);
     if (Option.isSome(failure)) {
       const e = failure.value;

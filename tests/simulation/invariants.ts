@@ -22,7 +22,9 @@
  * - `outcome`: an operation whose write applied (response lost, then retried) does not report
  *   that it failed (`LeaseLost` for an ack, `DuplicateMessage` for a send);
  * - `stats`: stats match the items, list pages through every message with its own cursors;
- * - `unexpected-error`: no operation fails with an error that its inputs cannot explain.
+ * - `unexpected-error`: no operation fails with an error that its inputs cannot explain;
+ * - `hang`: a run ends within its budget of scheduling points (no livelock, no endless retry
+ *   loop), and no released thread waits for something outside the scheduler (runner.ts).
  */
 
 /** The invariant names. */
@@ -41,7 +43,8 @@ export type InvariantName =
   | "duplicated"
   | "outcome"
   | "stats"
-  | "unexpected-error";
+  | "unexpected-error"
+  | "hang";
 
 /**
  * The known defects of today's code, by the numbers of issue #14 (and `outcome` for the ack
