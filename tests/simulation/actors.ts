@@ -126,6 +126,7 @@ export const producer = (ctx: Ctx, name: string, q: Queue.Queue<Body>, budget: n
       const resend = model.dedupKeys.length > 0 && rng() < 0.4;
       o.deduplicationId = resend ? pick(rng, model.dedupKeys) : `d${k}`;
       if (!resend) model.dedupKeys.push(o.deduplicationId);
+      model.dedupOf.set(k, o.deduplicationId);
     } else if (r2 < c.dedupShare + 0.15) {
       o.id = `${name}-x${explicit++}`;
     }
@@ -492,7 +493,12 @@ export const reader = (ctx: Ctx, name: string, q: Queue.Queue<Body>): Actor => {
                 }
                 const info = res.right.value;
                 const body = Either.isRight(info.body) ? info.body.right.k : undefined;
-                if (info.id !== id || (body !== undefined && body !== k)) {
+                // Another message under the same id is fine only when both were sent with one
+                // deduplication key (the later one after the first's window had passed).
+                const dedup = model.dedupOf.get(k);
+                const sameKey = dedup !== undefined && body !== undefined &&
+                  model.dedupOf.get(body) === dedup;
+                if (info.id !== id || (body !== undefined && body !== k && !sameKey)) {
                   ctx.report(
                     "unexpected-error",
                     `${thread} get ${k} returned ${info.id} / ${body}`,
