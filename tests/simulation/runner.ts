@@ -193,7 +193,13 @@ const simulate = (
   });
   hooks.sched = sched;
   hooks.hung = () => {
-    report("hang", `the run stopped making progress (phase: ${phase.now})`);
+    const parked = [...sched.waiters.values()].map((w) => `${w.thread} at ${w.label}`);
+    report(
+      "hang",
+      `the run stopped making progress (phase: ${phase.now}; parked: ${
+        parked.join(", ") || "none"
+      })`,
+    );
     return result();
   };
   return Effect.gen(function* () {
@@ -327,7 +333,7 @@ const simulate = (
           const n = counts.crashes++;
           if (!(options.suppressCrashes?.has(n) ?? false)) {
             trace.line(`${a.thread} CRASHES (crash #${n}) and restarts`);
-            sched.dead.add(a.thread);
+            sched.kill(a.thread);
             yield* Fiber.interruptFork(fibers.get(a)!);
             a.crashed();
             const inc = (incarnations.get(a) ?? 0) + 1;
@@ -350,7 +356,7 @@ const simulate = (
     trace.step = config.steps + 1;
     trace.line("stop: all actors stop, faults off");
     for (const a of actors) {
-      sched.dead.add(a.thread);
+      sched.kill(a.thread);
       yield* Fiber.interruptFork(fibers.get(a)!);
     }
     yield* sched.settle;

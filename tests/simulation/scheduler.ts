@@ -120,8 +120,28 @@ export class Scheduler {
               this.bump();
             })
           ),
+          // Woken because its thread crashed (see `kill`): it never reaches the table.
+          Effect.zipRight(
+            Effect.suspend(() => this.dead.has(thread) ? Effect.interrupt : Effect.void),
+          ),
         );
       }));
+  }
+
+  /**
+   * A thread crashes: it may not reach the table any more. Its parked fibers are woken to find
+   * that out and stop — also those that interruption cannot reach (a receive's release of its
+   * claims runs uninterruptibly, as a finalizer, and would otherwise stay parked for good, and
+   * the run could never end).
+   */
+  kill(thread: string): void {
+    this.dead.add(thread);
+    for (const w of [...this.waiters.values()]) {
+      if (w.thread !== thread) continue;
+      this.waiters.delete(w.id);
+      Deferred.unsafeDone(w.wake, Exit.void);
+    }
+    this.bump();
   }
 
   /** Waiters that may run now, in the order they parked. */
