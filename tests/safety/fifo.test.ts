@@ -5,12 +5,12 @@
  * paths are gated on `backend.transactions`; dynalite's answer is checked beside them.
  */
 import assert from "node:assert/strict";
-import { Effect, Exit, Option, TestClock } from "effect";
+import { Effect, Either, Exit, Option, TestClock } from "effect";
 import { DynamoDBError } from "../../src/Errors.ts";
 import { DynamoDB } from "../../src/services/DynamoDB.ts";
 import * as Queue from "../../src/services/Queue.ts";
 import type { ReceivedMessage } from "../../src/schema/Message.ts";
-import { Order, queueTest } from "../_queue.ts";
+import { Order, queueTest, T0 } from "../_queue.ts";
 
 type Op = "put" | "update" | "delete" | "transactWrite" | "query" | "get";
 const writes: ReadonlySet<Op> = new Set(["put", "update", "delete", "transactWrite"]);
@@ -415,5 +415,106 @@ queueTest(
       yield* q.ack(next[0]!);
       const s = yield* q.stats;
       assert.equal(s.ready + s.delayed + s.inflight + s.dead, 0);
+    }),
+);
+
+/** Whether a call is the claim of a group's head: its transaction, or (dynalite) its update. */
+const headClaim = (op: Op, args: ReadonlyArray<unknown>): boolean =>
+  op === "transactWrite"
+    ? (args[0] as ReadonlyArray<{ key?: { sk?: string } }>).some((i) =>
+      i.key?.sk?.startsWith("m#") === true
+    )
+    : op === "update" && (args[1] as { sk?: string }).sk?.startsWith("m#") === true;
+
+queueTest(
+  "FIFO safety: a head claim whose response was lost is read back and delivered, not left held",
+  ({ table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue({ visibilityTimeout: "10 seconds" });
+      const { id } = yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      let lost = false;
+      const c = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) =>
+          lost || !headClaim(op, args)
+            ? call
+            : Effect.zipRight(call, Effect.suspend(() => (lost = true, Effect.fail(transport))))),
+        { visibilityTimeout: "10 seconds" },
+      );
+      const got = (yield* c.receive()).messages;
+      assert.equal(lost, true);
+      assert.deepEqual(got.map((m) => [m.id, m.receives]), [[id, 1]]);
+      yield* q.ack(got[0]!);
+      const s = yield* q.stats;
+      assert.equal(s.ready + s.delayed + s.inflight + s.dead, 0);
+    }),
+);
+
+queueTest(
+  "FIFO safety: a head claim that cannot be read back is released uncounted",
+  ({ table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue({ visibilityTimeout: "10 seconds", maxReceives: 2 });
+      const { id } = yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      let lost = false;
+      let reads = 0;
+      // The claim applies and its response is lost; the read-back fails too (once).
+      const c = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) => {
+          if (!lost && headClaim(op, args)) {
+            return Effect.zipRight(
+              call,
+              Effect.suspend(() => (lost = true, Effect.fail(transport))),
+            );
+          }
+          if (lost && op === "get" && reads++ === 0) return Effect.fail(transport);
+          return call;
+        }),
+        { visibilityTimeout: "10 seconds" },
+      );
+      const r = yield* Effect.either(c.receive());
+      assert.equal(lost, true);
+      assert.equal(Either.isRight(r) ? r.right.messages.length : 0, 0);
+      const info = Option.getOrThrow(yield* q.get(id));
+      assert.deepEqual([info.state, info.receives], ["ready", 0]);
+      // Once the group's lease ends, the head is delivered as its first receive.
+      yield* TestClock.adjust("11 seconds");
+      const got = (yield* q.receive()).messages;
+      assert.deepEqual(got.map((m) => [m.id, m.receives]), [[id, 1]]);
+    }),
+);
+
+queueTest(
+  "FIFO safety: a head claimed long after its group gets a full lease, and its group is held as long",
+  ({ table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue({ visibilityTimeout: "10 seconds" });
+      yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      yield* q.send({ id: "a1", total: 1 }, { group: "G" });
+      let slow = false;
+      // Six seconds pass between the claim of the group and the claim of its head.
+      const c = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) =>
+          slow || op !== "update" || (args[1] as { sk?: string }).sk !== "group"
+            ? call
+            : Effect.tap(call, () => (slow = true, TestClock.adjust("6 seconds")))),
+        { visibilityTimeout: "10 seconds" },
+      );
+      const m = (yield* c.receive()).messages[0]!;
+      assert.equal(slow, true);
+      assert.equal(m.visibleAt, T0 + 16_000, "the lease runs 10 seconds from the head's claim");
+      // Past the group's first lease expiry, but within the head's: the group stays held.
+      yield* TestClock.adjust("5 seconds");
+      assert.deepEqual((yield* q.receive()).messages, []);
+      assert.equal(yield* q.changeVisibility(m, "10 seconds"), T0 + 21_000);
+      yield* q.ack(m);
+      assert.deepEqual(
+        (yield* q.receive()).messages.map((x) =>
+          x.body.id
+        ),
+        ["a1"],
+      );
     }),
 );

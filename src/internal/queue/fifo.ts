@@ -627,9 +627,10 @@ const asSeen = (attribute: string, value: unknown): Condition =>
  * grouped redrive is refused) the group's update, then the head's, each conditional. Returns the
  * claimed item, or `undefined` on a lost race.
  *
- * A claim whose outcome is unknown (a retryable error: it may have applied, its response lost)
- * is read back: the head carrying this lease is this claim's. If even the read fails, the head is
- * released uncounted (conditioned on the lease) and the error returned.
+ * A claim whose outcome is unknown (a retryable error, or a ConditionFailed that may be the retry
+ * of its own applied request) is read back: the head carrying this lease is this claim's. If even
+ * the read fails, the head is released uncounted (conditioned on the lease; up to three rounds of
+ * read and release) and the read's error returned.
  */
 export const claimHead = <A>(
   ctx: QueueContext<A>,
@@ -655,15 +656,33 @@ export const claimHead = <A>(
     const groupUpdate = { set: { gsk: indexSortKey(until, groupEntryId(group)), updatedAt: t } };
     const ours = (item: Item | undefined): item is Item =>
       item?.lease === lease && item.state === "inflight";
-    const recognise = (error: DynamoDBError): Effect.Effect<Item, DynamoDBError> =>
-      Effect.flatMap(Effect.either(db.get(table, key)), (read) =>
-        Either.isRight(read)
-          ? ours(read.right) ? Effect.succeed(read.right) : Effect.fail(error)
-          : db.update(table, key, {
+    // Whether the claim applied, read back: the head carrying this lease is this claim's, one
+    // that is not gives `notOurs`. If the read fails, the head is released uncounted
+    // (conditioned on the lease); a release that fails retryably, and did not apply, is followed
+    // by another round (three at most), so a claim that may hold the head is not left counted
+    // for a single failed request. Then the read's error is returned.
+    const recognise = (
+      notOurs: Effect.Effect<undefined, DynamoDBError>,
+    ): Effect.Effect<Item | undefined, DynamoDBError> =>
+      Effect.gen(function* () {
+        let failure: DynamoDBError | undefined;
+        for (let round = 0; round < 3; round++) {
+          const read = yield* Effect.either(db.get(table, key));
+          if (Either.isRight(read)) return ours(read.right) ? read.right : yield* notOurs;
+          failure = read.left;
+          const released = yield* Effect.either(db.update(table, key, {
             set: { state: "ready", gsk: indexSortKey(t, id), visibleAt: t, updatedAt: t },
             add: { receives: -1 },
             remove: ["lease"],
-          }, { condition: eq("lease", lease) }).pipe(Effect.ignore, Effect.zipRight(error)));
+          }, { condition: eq("lease", lease) }));
+          if (
+            Either.isRight(released) || released.left._tag === "ConditionFailed" ||
+            !released.left.retryable
+          ) break;
+        }
+        return yield* failure!;
+      });
+    const lostRace = Effect.succeed(undefined);
     if (!withoutTransactions.has(db)) {
       const claimed = yield* Effect.either(db.transactWrite([
         { _tag: "Update", table, key, update: { set, add: { receives: 1 } }, condition },
@@ -682,13 +701,12 @@ export const claimHead = <A>(
       if (Either.isRight(claimed)) {
         return { ...head, ...set, receives: (head.receives as number) + 1 };
       }
-      if (claimed.left._tag === "ConditionFailed") {
-        // Applied with its response lost, then retried? Then the head carries this lease.
-        const there = yield* db.get(table, key);
-        return ours(there) ? there : undefined;
-      }
+      // Applied with its response lost, then retried (ConditionFailed), or a retryable error:
+      // the head carries this lease if it applied.
+      if (claimed.left._tag === "ConditionFailed") return yield* recognise(lostRace);
       if (!unsupported(claimed.left)) {
-        return yield* claimed.left.retryable ? recognise(claimed.left) : claimed.left;
+        const e = claimed.left;
+        return yield* e.retryable ? recognise(Effect.fail(e)) : e;
       }
       withoutTransactions.set(db, true);
     }
@@ -707,11 +725,9 @@ export const claimHead = <A>(
     if (Either.isRight(claimed)) {
       return claimed.right;
     }
-    if (claimed.left._tag === "ConditionFailed") {
-      const there = yield* db.get(table, key);
-      return ours(there) ? there : undefined;
-    }
-    return yield* claimed.left.retryable ? recognise(claimed.left) : claimed.left;
+    if (claimed.left._tag === "ConditionFailed") return yield* recognise(lostRace);
+    const e = claimed.left;
+    return yield* e.retryable ? recognise(Effect.fail(e)) : e;
   });
 
 /**

@@ -276,18 +276,26 @@ const claim = <A>(
       }),
     );
   // The outcome of the claim is unknown (a retryable error: it may have applied, its response
-  // lost): one consistent read tells; if even that fails, release it uncounted.
+  // lost): one consistent read tells; if even that fails, release it uncounted. A release that
+  // fails retryably (and so did not apply) is followed by another round of read and release,
+  // three at most: a claim that may hold the message is not left counted for one failed request.
+  // A claim still unresolved stays in `held`.
   const recognise = (error: DynamoDBError): Effect.Effect<Claimed<A>, DynamoDBError> =>
-    Effect.flatMap(Effect.either(db.get(table, key)), (read) => {
-      if (Either.isRight(read)) {
-        return ours(read.right) ? deliver(read.right) : Effect.zipRight(notOurs, error);
+    Effect.gen(function* () {
+      for (let round = 0; round < 3; round++) {
+        const read = yield* Effect.either(db.get(table, key));
+        if (Either.isRight(read)) {
+          return ours(read.right)
+            ? yield* deliver(read.right)
+            : yield* Effect.zipRight(notOurs, error);
+        }
+        const released = yield* Effect.either(releaseClaim(ctx, hold, t));
+        if (Either.isRight(released) || released.left._tag === "ConditionFailed") {
+          return yield* Effect.zipRight(notOurs, error);
+        }
+        if (!released.left.retryable) break;
       }
-      return releaseClaim(ctx, hold, t).pipe(
-        Effect.zipRight(notOurs),
-        Effect.catchTag("ConditionFailed", () => notOurs),
-        Effect.ignore,
-        Effect.zipRight(error),
-      );
+      return yield* error;
     });
   return Effect.suspend(() => {
     held.add(hold);
@@ -392,8 +400,8 @@ const claimGroup = <A>(
       // Registered before the claim is sent: from then on it may hold the head.
       const hold: Hold = { key: { pk: head.pk as string, sk: head.sk as string }, id, lease };
       held.add(hold);
-      const taken = yield* claimHead(ctx, head, seen, lease, t + visibility, asRead(head, t), t)
-        .pipe(Effect.tapError(() => Effect.sync(() => held.delete(hold))));
+      // On an error it stays registered: the claim may still hold the head (its release failed).
+      const taken = yield* claimHead(ctx, head, seen, lease, t + visibility, asRead(head, t), t);
       if (taken === undefined) {
         held.delete(hold);
         // Changed meanwhile (an admin operation, a send, a redrive): read the group and its
