@@ -266,7 +266,10 @@ export const consumer = (ctx: Ctx, name: string, q: Queue.Queue<Body>): Actor =>
         const leases = new Set(messages.map((m) => m.lease));
         for (const call of ctx.calls.byOp.get(op) ?? []) {
           const claim = ctx.observer.claims.get(call);
-          if (claim === undefined || claim.op !== op || !ctx.calls.ok.has(call)) continue;
+          if (claim === undefined || claim.op !== op) continue;
+          // wasted-receives: whether this claim, whatever its response, reached the receiver.
+          ctx.observer.delivered(claim.k, claim.lease, leases.has(claim.lease));
+          if (!ctx.calls.ok.has(call)) continue;
           if (!leases.has(claim.lease) && !deadIds.has(claim.id)) {
             ctx.report(
               "stranded-claim",
