@@ -15,9 +15,10 @@
  *   single update; a claimed item that does not decode is moved there by one more UpdateItem,
  *   conditioned on the new lease.
  * - claimGroup: one UpdateItem of the group item (same version condition) that sets the group's
- *   lease and moves its `gsk` to the lease expiry, then per head: `fifo.headOf` and one
- *   UpdateItem conditioned on `state` and `receives` as read and on the head not being held
- *   (`fifo.headFree`: no lease, or `visibleAt <= now`), at most ten heads; heads that cannot be
+ *   lease and moves its `gsk` to the lease expiry, then per head: `fifo.headOf` and
+ *   `fifo.claimHead` (the head's UpdateItem, with the group's in one transaction) conditioned on
+ *   `state` and `receives` as read and on the head not being held (`fifo.headFree`: no lease, or
+ *   `visibleAt <= now`, the time read afresh), at most ten heads; heads that cannot be
  *   delivered (at `maxReceives`, undecodable, `receives` not a number) are dead-lettered on the
  *   way (`fifo.deadLetterGrouped`, same condition), a half-done stepwise dead-lettering is
  *   finished (`fifo.finishDeadLetter`), and a group with nothing due is handed back
