@@ -518,3 +518,50 @@ queueTest(
       );
     }),
 );
+
+queueTest(
+  "FIFO safety: a grouped ack whose delete applied but whose response was lost (the retry met it) succeeds",
+  ({ table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      yield* q.send({ id: "a1", total: 1 }, { group: "G" });
+      let retried = false;
+      // The delete applies, its response is lost and the SDK sends it again: ConditionFailed.
+      const c = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) =>
+          op !== "delete" || retried || catalog(op, args) ? call : Effect.zipRight(
+            Effect.sync(() =>
+              void (retried = true)
+            ),
+            Effect.zipRight(call, db.delete(...(args as Parameters<DynamoDB["delete"]>))),
+          )),
+      );
+      const m = (yield* c.receive()).messages[0]!;
+      assert.equal(m.body.id, "a0");
+      yield* c.ack(m);
+      assert.equal(retried, true);
+      // The group was handed back under the ack's lease: its next message is due at once.
+      assert.deepEqual((yield* q.receive()).messages.map((x) => x.body.id), ["a1"]);
+    }),
+);
+
+queueTest(
+  "FIFO safety: a grouped ack of a message dead-lettered meanwhile by another holder is LeaseLost",
+  ({ makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue({ visibilityTimeout: "10 seconds" });
+      yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      const m = (yield* q.receive()).messages[0]!;
+      // Its lease runs out; another consumer receives it and dead-letters it (it leaves its group
+      // for its own key), then the first one acks.
+      yield* TestClock.adjust("11 seconds");
+      const again = (yield* q.receive()).messages[0]!;
+      assert.equal(again.id, m.id);
+      yield* q.deadLetter(again, { tag: "Fatal", message: "no" });
+      const acked = yield* Effect.either(q.ack(m));
+      assert.equal(Either.isLeft(acked) && acked.left._tag, "LeaseLost");
+      assert.equal(Option.getOrThrow(yield* q.get(m.id)).state, "dead");
+    }),
+);

@@ -55,14 +55,12 @@ export type InvariantName =
   | "hang";
 
 /**
- * The known defects of today's code, by the numbers of issue #14 (and `outcome` for the ack
- * reported as `LeaseLost`), with how the simulation recognises each.
+ * The known defects of today's code, by the numbers of issue #14, with how the simulation
+ * recognises each.
  */
 export const knownDefects: { readonly [id: string]: string } = {
   "4":
     "residual race of sendBatch's conditional retry: a message written by a BatchWriteItem whose response was lost, then received and acked (deleted) before the retry, is written again",
-  "outcome":
-    "an ack of a grouped message whose write applied but whose response was lost reports LeaseLost (plain messages recognise their own write)",
 };
 
 /** One broken invariant. */
