@@ -60,7 +60,7 @@ export type InvariantName =
  */
 export const knownDefects: { readonly [id: string]: string } = {
   "4":
-    "residual race of sendBatch's conditional retry: a message written by a BatchWriteItem whose response was lost, then received and acked (deleted) before the retry, is written again",
+    "residual race of a retry after a lost response: a message written by a BatchWriteItem whose response was lost, then received and acked (deleted) before the retry, is written again; likewise a send whose put applied, received and acked before the send read it back, reports DuplicateMessage",
 };
 
 /** One broken invariant. */
