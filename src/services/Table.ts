@@ -261,10 +261,9 @@ export const iamPolicy = (options: IamPolicyOptions): Record<string, unknown> =>
         "dynamodb:DeleteItem",
         "dynamodb:BatchGetItem",
         "dynamodb:BatchWriteItem",
+        // TransactWriteItems (FIFO sends, head claims and moves) has no action of its own:
+        // each of its writes needs the single-item permission above. It uses no ConditionCheck.
         "dynamodb:Query",
-        // The ConditionCheck of a TransactWriteItems (FIFO moves, fenced head claims); its
-        // other actions need the single-item permissions above.
-        "dynamodb:ConditionCheckItem",
       ],
       Resource: [arn],
     },

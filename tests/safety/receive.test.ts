@@ -219,6 +219,31 @@ safetyTest(
     }),
 );
 
+safetyTest(
+  "a claim whose read-back and first release both fail is read back again, not left counted",
+  (operation, call) =>
+    operation === "update" && call === 0
+      ? { _tag: "Fail", kind: "timeout", after: true }
+      : operation === "get" && call === 0
+      ? { _tag: "Fail", kind: "throttle", after: false }
+      : operation === "update" && call === 1
+      ? { _tag: "Fail", kind: "throttle", after: false }
+      : undefined,
+  ({ makeQueue, plan }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      yield* sendN(q, 1);
+      plan.armed = true;
+      const r = yield* q.receive({ max: 1 });
+      plan.armed = false;
+      assert.equal(plan.hit, 3);
+      // The second read shows this receive's lease: the claim is delivered, counted once.
+      assert.deepEqual(r.messages.map((m) => [m.body.n, m.receives]), [[0, 1]]);
+      yield* q.ack(r.messages[0]!);
+      assert.equal((yield* q.stats).inflight, 0);
+    }),
+);
+
 // The issue's symptom: with maxReceives 2, two receives whose claims' responses were lost used
 // to dead-letter the message at the third receive, though no handler ever had it.
 safetyTest(

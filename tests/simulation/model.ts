@@ -27,6 +27,12 @@ export class Model {
   readonly kById: Map<string, string> = new Map();
   /** Deduplication keys used so far, to resend some. */
   readonly dedupKeys: Array<string> = [];
+  /**
+   * The deduplication key each message was sent with. A deduplicated message's id is derived
+   * from its key (docs/deduplication.md), so a send with the same key after the window has
+   * passed writes a new message under the same id.
+   */
+  readonly dedupOf: Map<string, string> = new Map();
   readonly holdings: Map<string, Array<Holding>> = new Map();
 
   constructor(

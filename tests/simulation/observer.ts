@@ -43,6 +43,25 @@ export interface Claim {
   readonly lease: string;
 }
 
+/** A claim that counted toward a message's receives. */
+export interface CountedClaim {
+  readonly lease: string;
+  /** Who claimed: the operation and its actor, for the report. */
+  readonly by: string;
+  /** When its lease ends, as claimed. */
+  readonly expiry: number;
+  /** Whether the claiming receive handed it out; `undefined` until that receive completes. */
+  delivered: boolean | undefined;
+  /**
+   * Not handed out, but the lease had run out before the receive completed: the receive could
+   * not learn the claim's outcome in time (its requests failed or stalled, or it was not
+   * scheduled), like a receiver that crashed. Not counted as wasted.
+   */
+  late: boolean;
+  /** Released uncounted since (its receive taken back). */
+  released: boolean;
+}
+
 /** One applied change of one item. */
 export interface Change {
   readonly call: number;
@@ -95,6 +114,12 @@ export class Observer {
   readonly idToK: Map<string, string> = new Map();
   /** When each lease on each message was claimed (`<k>|<lease>`). */
   readonly claimedAt: Map<string, number> = new Map();
+  /**
+   * Each message's counted claims since its receive count was last reset: whether the claim
+   * reached a receiver (set when the claiming receive completes; a receive cut short by a crash
+   * leaves it unknown) and whether it was released uncounted since.
+   */
+  readonly counted: Map<string, Array<CountedClaim>> = new Map();
 
   constructor(
     private readonly sched: Scheduler,
@@ -234,6 +259,7 @@ export class Observer {
         this.checkDeadReason(ka, after!, name, where);
       } else if (this.created.has(ka)) {
         this.note(ka, "put-back");
+        this.counted.delete(ka);
         if (REDRIVE_OPS.has(name) && num(after!.receives) !== 0) {
           this.report(
             "redrive-reset",
@@ -272,6 +298,13 @@ export class Observer {
     if (ka !== undefined && ka === kb) {
       const b = before!;
       const a = after!;
+      if (num(a.receives) < num(b.receives)) {
+        const uncounted = typeof b.lease === "string" && a.lease === undefined &&
+          num(a.receives) === num(b.receives) - 1;
+        if (uncounted) {
+          for (const c of this.counted.get(ka) ?? []) if (c.lease === b.lease) c.released = true;
+        } else this.counted.delete(ka); // reset (a redrive)
+      }
       if (a.state === "dead" && b.state !== "dead") this.checkDeadReason(ka, a, name, where);
       if (b.state === "dead" && a.state !== "dead" && num(a.receives) !== 0) {
         this.report("redrive-reset", `${ka} left the DLQ with receives ${a.receives} (${where})`);
@@ -285,7 +318,22 @@ export class Observer {
   private checkDeadReason(k: string, a: Item, name: string, where: string): void {
     if (DEAD_ON_REQUEST.has(name)) return;
     const reason = a.deadReason as { tag?: string } | undefined;
-    if (reason?.tag === "MaxReceivesExceeded" && num(a.receives) >= this.maxReceives) return;
+    if (reason?.tag === "MaxReceivesExceeded" && num(a.receives) >= this.maxReceives) {
+      // Claims that never reached a receiver (their response was lost and the receive neither
+      // recognised nor released them) must not count toward dead-lettering.
+      const wasted = (this.counted.get(k) ?? []).filter((c) =>
+        c.delivered === false && !c.late && !c.released
+      );
+      if (num(a.receives) - wasted.length < this.maxReceives) {
+        this.report(
+          "wasted-receives",
+          `${k} dead-lettered with MaxReceivesExceeded at receives ${a.receives} (${where}), but ${wasted.length} of those claims never reached a receiver: ${
+            wasted.map((c) => c.by).join(", ")
+          }`,
+        );
+      }
+      return;
+    }
     this.report(
       "dead-letter-reason",
       `${k} dead-lettered with ${
@@ -304,6 +352,18 @@ export class Observer {
       );
     }
     this.claimedAt.set(`${k}|${String(a.lease)}`, now);
+    if (num(a.receives) > num(b.receives)) {
+      let list = this.counted.get(k);
+      if (list === undefined) this.counted.set(k, list = []);
+      list.push({
+        lease: String(a.lease),
+        by: `${c.op?.name ?? "?"} by ${c.op?.actor ?? "?"} (call ${c.call})`,
+        expiry: num(a.visibleAt),
+        delivered: undefined,
+        late: false,
+        released: false,
+      });
+    }
     if (c.op !== undefined) {
       this.claims.set(c.call, {
         call: c.call,
@@ -332,6 +392,15 @@ export class Observer {
           "2",
         );
       }
+    }
+  }
+
+  /** A receive completed: whether it handed out its claim of message k under `lease`. */
+  delivered(k: string, lease: string, handedOut: boolean): void {
+    for (const c of this.counted.get(k) ?? []) {
+      if (c.lease !== lease) continue;
+      c.delivered = handedOut;
+      c.late = !handedOut && this.sched.now >= c.expiry;
     }
   }
 

@@ -10,6 +10,7 @@
  * Effect's `Random` (backoff jitter, priority bands) and, for the run, `crypto.getRandomValues`
  * (generated ids, lease tokens, shards), so a seed replays exactly.
  */
+import { createHash } from "node:crypto";
 import * as Context from "effect/Context";
 import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
@@ -33,12 +34,17 @@ import { CallLog, gate, makeSchedule } from "./faults.ts";
 import { type InvariantName, isFailure, type Violation } from "./invariants.ts";
 import { Model } from "./model.ts";
 import { currentOp, Observer } from "./observer.ts";
-import { currentThread, Scheduler as SimScheduler } from "./scheduler.ts";
+import { currentThread, Deadlock, Exhausted, Scheduler as SimScheduler } from "./scheduler.ts";
 import { Trace } from "./trace.ts";
 
 const TABLE = "simulation";
 const QUEUE = "sim";
 const START = 1_700_000_000_000;
+/**
+ * The scheduling points (DynamoDB calls, sleeps, step starts) a run may pass before it is taken
+ * for hung. The busiest seeds of the default mix pass about a thousand.
+ */
+export const DEFAULT_BUDGET = 200_000;
 const BodySchema: Schema.Schema<Body> = Schema.Struct({ k: Schema.String });
 
 /** How to run a seed. */
@@ -51,6 +57,8 @@ export interface RunOptions {
   readonly suppressFaults?: ReadonlySet<number> | undefined;
   /** Crashes (by number) not to do: for shrinking. */
   readonly suppressCrashes?: ReadonlySet<number> | undefined;
+  /** Scheduling points before the run is taken for hung (default {@linkcode DEFAULT_BUDGET}). */
+  readonly budget?: number | undefined;
 }
 
 /** What a seed did. */
@@ -66,6 +74,8 @@ export interface RunResult {
   /** Crashes drawn (done or suppressed), numbered from 0. */
   readonly crashes: number;
   readonly operations: number;
+  /** Scheduling points passed (see `Scheduler.work`). */
+  readonly work: number;
 }
 
 /** Runs one seed. */
@@ -80,48 +90,120 @@ export const runSeed = async (seed: number, options: RunOptions = {}): Promise<R
       return array;
     },
   });
+  // A deduplicated send hashes its key with `crypto.subtle.digest`, which Deno answers from a
+  // thread pool: the hash would arrive after a real-time wait, and the scheduler, which settles
+  // on microtasks only, would sometimes go on without that thread. Answered here at once.
+  const digest = Object.getOwnPropertyDescriptor(crypto.subtle, "digest");
+  Object.defineProperty(crypto.subtle, "digest", {
+    configurable: true,
+    writable: true,
+    value: (algorithm: AlgorithmIdentifier, data: BufferSource): Promise<ArrayBuffer> => {
+      const name = typeof algorithm === "string" ? algorithm : algorithm.name;
+      if (name.toUpperCase() !== "SHA-256") {
+        return Promise.reject(new Error(`simulation: no synchronous digest for ${name}`));
+      }
+      const bytes = ArrayBuffer.isView(data)
+        ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+        : new Uint8Array(data);
+      const hash = createHash("sha256").update(bytes).digest();
+      return Promise.resolve(
+        hash.buffer.slice(hash.byteOffset, hash.byteOffset + hash.byteLength) as ArrayBuffer,
+      );
+    },
+  });
   // No stack traces: nothing reads them, and capturing one per span and error is a tenth of
   // the run's time.
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
+  // A run is all microtasks (no I/O, no real timers), so this timer fires only once the run can
+  // make no progress at all: a released thread waits for something outside the scheduler
+  // (it then dies with `Deadlock` and the run ends with its trace), or the run itself does
+  // (it is then reported as hung, as it stands).
+  const hooks: Hooks = {};
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const idle = new Promise<RunResult>((resolve) => {
+    timer = setInterval(() => {
+      if (hooks.sched?.checkDeadlock() === true) return;
+      if (hooks.hung !== undefined) resolve(hooks.hung());
+    }, 1_000);
+  });
   try {
-    return await Effect.runPromise(
-      Effect.scoped(simulate(seed, options)).pipe(
-        Effect.withTracerEnabled(false),
-        // Fibers hand over in microtasks only: Effect's default scheduler falls back to a
-        // (clamped, 4 ms) setTimeout every 2,048 rounds, which is most of a short run's time.
-        Effect.withScheduler(new Scheduler.MixedScheduler(Number.MAX_SAFE_INTEGER)),
-        Logger.withMinimumLogLevel(LogLevel.None),
+    return await Promise.race([
+      Effect.runPromise(
+        Effect.scoped(simulate(seed, options, hooks)).pipe(
+          Effect.withTracerEnabled(false),
+          // Fibers hand over in microtasks only: Effect's default scheduler falls back to a
+          // (clamped, 4 ms) setTimeout every 2,048 rounds, which is most of a short run's time.
+          Effect.withScheduler(new Scheduler.MixedScheduler(Number.MAX_SAFE_INTEGER)),
+          Logger.withMinimumLogLevel(LogLevel.None),
+        ),
       ),
-    );
+      idle,
+    ]);
   } finally {
+    clearInterval(timer);
     Error.stackTraceLimit = limit;
     delete (crypto as { getRandomValues?: unknown }).getRandomValues;
+    if (digest === undefined) delete (crypto.subtle as { digest?: unknown }).digest;
+    else Object.defineProperty(crypto.subtle, "digest", digest);
   }
 };
+
+/** What `runSeed`'s idle timer reaches into a run for. */
+interface Hooks {
+  sched?: SimScheduler;
+  /** The run as it stands, reported as hung. */
+  hung?: () => RunResult;
+}
 
 const simulate = (
   seed: number,
   options: RunOptions,
+  hooks: Hooks,
 ): Effect.Effect<RunResult, never, Scope.Scope> => {
-  const sched = new SimScheduler(START);
+  const config = configFor(seed, options.overrides);
+  const sched = new SimScheduler(START, options.budget ?? DEFAULT_BUDGET);
+  const strict = options.strict ?? false;
+  const trace = new Trace();
+  const violations: Array<Violation> = [];
+  const seen = new Set<string>();
+  const report = (invariant: InvariantName, detail: string, defect?: string) => {
+    trace.line(
+      `!! ${invariant}${defect === undefined ? "" : ` [known defect ${defect}]`}: ${detail}`,
+    );
+    // One report per invariant and detail: the same fault can trip a check many times.
+    const key = `${invariant}|${detail}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    violations.push({ invariant, step: trace.step, detail, defect });
+  };
+  // What the run counted so far, also for a run cut short as hung.
+  const counts = { operations: 0, crashes: 0, faults: () => 0 };
+  const phase = { now: "setup" };
+  const result = (): RunResult => ({
+    seed,
+    config,
+    violations,
+    failed: violations.some((v) => isFailure(v, strict)),
+    trace,
+    faults: counts.faults(),
+    crashes: counts.crashes,
+    operations: counts.operations,
+    work: sched.work,
+  });
+  hooks.sched = sched;
+  hooks.hung = () => {
+    const parked = [...sched.waiters.values()].map((w) => `${w.thread} at ${w.label}`);
+    report(
+      "hang",
+      `the run stopped making progress (phase: ${phase.now}; parked: ${
+        parked.join(", ") || "none"
+      })`,
+    );
+    return result();
+  };
   return Effect.gen(function* () {
-    const config = configFor(seed, options.overrides);
-    const strict = options.strict ?? false;
     const rng = seededRandom(seed);
-    const trace = new Trace();
-    const violations: Array<Violation> = [];
-    const seen = new Set<string>();
-    const report = (invariant: InvariantName, detail: string, defect?: string) => {
-      trace.line(
-        `!! ${invariant}${defect === undefined ? "" : ` [known defect ${defect}]`}: ${detail}`,
-      );
-      // One report per invariant and detail: the same fault can trip a check many times.
-      const key = `${invariant}|${detail}`;
-      if (seen.has(key)) return;
-      seen.add(key);
-      violations.push({ invariant, step: trace.step, detail, defect });
-    };
     const observer: Observer = new Observer(
       sched,
       config.maxReceives,
@@ -143,6 +225,7 @@ const simulate = (
       calls,
       options.suppressFaults ?? new Set(),
     );
+    counts.faults = schedule.drawn;
     const { faults, service: faulty } = yield* DynamoDBFaults.make(observed, {
       seed,
       schedule: schedule.decide,
@@ -198,7 +281,6 @@ const simulate = (
     sched.free = false;
     yield* faults.setEnabled(true);
 
-    let operations = 0;
     const runActor = (a: Actor): Effect.Effect<void> =>
       Effect.gen(function* () {
         while (true) {
@@ -208,7 +290,7 @@ const simulate = (
             trace.line(`${a.thread} done`);
             return;
           }
-          const n = operations++;
+          const n = counts.operations++;
           yield* Effect.locally(step.run(n), currentOp, { n, actor: a.thread, name: step.name });
         }
       }).pipe(
@@ -220,10 +302,11 @@ const simulate = (
     yield* sched.settle;
 
     // --- the busy phase ---------------------------------------------------------------------
-    let crashes = 0;
+    phase.now = "busy";
     const incarnations = new Map<Actor, number>();
     for (let step = 1; step <= config.steps; step++) {
       trace.step = step;
+      if (sched.exhausted) return yield* Effect.die(new Exhausted(sched.budget));
       const runnable = sched.runnable();
       const u = rng();
       const choice = rng();
@@ -247,10 +330,10 @@ const simulate = (
         );
         if (busy.length > 0) {
           const a = busy[Math.floor(choice * busy.length)]!;
-          const n = crashes++;
+          const n = counts.crashes++;
           if (!(options.suppressCrashes?.has(n) ?? false)) {
             trace.line(`${a.thread} CRASHES (crash #${n}) and restarts`);
-            sched.dead.add(a.thread);
+            sched.kill(a.thread);
             yield* Fiber.interruptFork(fibers.get(a)!);
             a.crashed();
             const inc = (incarnations.get(a) ?? 0) + 1;
@@ -269,10 +352,11 @@ const simulate = (
     }
 
     // --- stop everyone, then check the state without faults --------------------------------
+    phase.now = "stop and stats";
     trace.step = config.steps + 1;
     trace.line("stop: all actors stop, faults off");
     for (const a of actors) {
-      sched.dead.add(a.thread);
+      sched.kill(a.thread);
       yield* Fiber.interruptFork(fibers.get(a)!);
     }
     yield* sched.settle;
@@ -283,11 +367,12 @@ const simulate = (
     yield* checkStats(final, observer, report).pipe(Effect.locally(currentThread, "final"));
 
     // --- drain: receive and ack whatever is left, moving the clock far ---------------------
+    phase.now = "drain";
     trace.line("drain");
     let empty = 0;
     for (let round = 0; round < 80 && empty < 3; round++) {
       sched.now += 6 * 60_000;
-      const n = operations++;
+      const n = counts.operations++;
       const got = yield* Effect.either(final.receive({ max: 25 })).pipe(
         Effect.locally(currentOp, { n, actor: "drain", name: "drain-receive" }),
       );
@@ -298,7 +383,7 @@ const simulate = (
       const { deadLettered, messages } = got.right;
       empty = messages.length === 0 && deadLettered.length === 0 ? empty + 1 : 0;
       for (const m of messages) {
-        const a = operations++;
+        const a = counts.operations++;
         const acked = yield* Effect.either(final.ack(m)).pipe(
           Effect.locally(currentOp, { n: a, actor: "drain", name: "drain" }),
         );
@@ -311,17 +396,26 @@ const simulate = (
     trace.line("end checks");
     endChecks(observer, report);
 
-    return {
-      seed,
-      config,
-      violations,
-      failed: violations.some((v) => isFailure(v, strict)),
-      trace,
-      faults: schedule.drawn(),
-      crashes,
-      operations,
-    } satisfies RunResult;
-  }).pipe(Effect.withClock(sched.clock), Effect.withRandom(Random.make(seed)));
+    return result();
+  }).pipe(
+    // A run that passed its budget of scheduling points, or whose released thread waits for
+    // something the scheduler cannot give, ends here with its trace so far.
+    Effect.catchAllDefect((defect) =>
+      defect instanceof Exhausted || defect instanceof Deadlock
+        ? Effect.sync(() => {
+          report(
+            "hang",
+            defect instanceof Exhausted
+              ? `the run passed ${defect.budget} scheduling points (a livelock or an endless loop; phase: ${phase.now})`
+              : `${defect.message} (phase: ${phase.now})`,
+          );
+          return result();
+        })
+        : Effect.die(defect)
+    ),
+    Effect.withClock(sched.clock),
+    Effect.withRandom(Random.make(seed)),
+  );
 };
 
 /** `stats` against `list` (every page, with its cursors) and against the table. */

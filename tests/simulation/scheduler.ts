@@ -22,6 +22,20 @@ import * as Exit from "effect/Exit";
 import * as FiberId from "effect/FiberId";
 import * as FiberRef from "effect/FiberRef";
 
+/** The defect a scheduling point dies with once the run has passed its budget. */
+export class Exhausted extends Error {
+  constructor(readonly budget: number) {
+    super(`the run passed ${budget} scheduling points: taken for hung`);
+  }
+}
+
+/** The defect of a run whose released thread waits for something the scheduler cannot give. */
+export class Deadlock extends Error {
+  constructor(readonly waiter: Waiter) {
+    super(`${waiter.thread} was released at ${waiter.label} and never parked again nor ended`);
+  }
+}
+
 /** The simulated thread (an actor incarnation, e.g. `c1.2`) a fiber belongs to; forks inherit it. */
 export const currentThread: FiberRef.FiberRef<string> = FiberRef.unsafeMake("main");
 
@@ -44,6 +58,13 @@ export class Scheduler {
   now: number;
   /** Bumped by every event (a park, a call returning, a thread ending): settling watches it. */
   epoch = 0;
+  /**
+   * Scheduling points passed so far: parks (every DynamoDB call, sleep and step start, also in
+   * free-running mode) and free-running sleeps. A run that passes {@linkcode budget} is taken
+   * for hung (a livelock, an endless retry loop): from then on every scheduling point dies with
+   * {@linkcode Exhausted}, so the run ends deterministically and reports it.
+   */
+  work = 0;
   /** Threads that crashed: their fibers may not reach the table any more. */
   readonly dead: Set<string> = new Set();
   readonly waiters: Map<number, Waiter> = new Map();
@@ -54,9 +75,21 @@ export class Scheduler {
   free = false;
   private nextId = 0;
   private signal: Deferred.Deferred<void> | undefined = undefined;
+  /** The waiter released last. */
+  private released: Waiter | undefined = undefined;
 
-  constructor(start: number) {
+  constructor(start: number, readonly budget: number = Number.POSITIVE_INFINITY) {
     this.now = start;
+  }
+
+  /** Whether the run has used up its budget of scheduling points. */
+  get exhausted(): boolean {
+    return this.work > this.budget;
+  }
+
+  /** Counts one scheduling point; past the budget, the calling fiber dies with `Exhausted`. */
+  private spend(): Effect.Effect<void> {
+    return ++this.work > this.budget ? Effect.die(new Exhausted(this.budget)) : Effect.void;
   }
 
   /** Records that something happened, waking the scheduler if it waits for that. */
@@ -74,6 +107,7 @@ export class Scheduler {
     return Effect.flatMap(FiberRef.get(currentThread), (thread) =>
       Effect.suspend(() => {
         if (this.dead.has(thread)) return Effect.interrupt;
+        if (++this.work > this.budget) return Effect.die(new Exhausted(this.budget));
         if (this.free && kind !== "idle") return Effect.void;
         const wake = Deferred.unsafeMake<void>(FiberId.none);
         const w: Waiter = { id: this.nextId++, thread, kind, label, until, wake };
@@ -86,8 +120,28 @@ export class Scheduler {
               this.bump();
             })
           ),
+          // Woken because its thread crashed (see `kill`): it never reaches the table.
+          Effect.zipRight(
+            Effect.suspend(() => this.dead.has(thread) ? Effect.interrupt : Effect.void),
+          ),
         );
       }));
+  }
+
+  /**
+   * A thread crashes: it may not reach the table any more. Its parked fibers are woken to find
+   * that out and stop — also those that interruption cannot reach (a receive's release of its
+   * claims runs uninterruptibly, as a finalizer, and would otherwise stay parked for good, and
+   * the run could never end).
+   */
+  kill(thread: string): void {
+    this.dead.add(thread);
+    for (const w of [...this.waiters.values()]) {
+      if (w.thread !== thread) continue;
+      this.waiters.delete(w.id);
+      Deferred.unsafeDone(w.wake, Exit.void);
+    }
+    this.bump();
   }
 
   /** Waiters that may run now, in the order they parked. */
@@ -116,10 +170,26 @@ export class Scheduler {
     return Effect.suspend(() => {
       const signal = Deferred.unsafeMake<void>(FiberId.none);
       this.signal = signal;
+      this.released = w;
       this.waiters.delete(w.id);
       Deferred.unsafeDone(w.wake, Exit.void);
       return Effect.zipRight(Deferred.await(signal), this.settle);
     });
+  }
+
+  /**
+   * Called from a real timer (runner.ts): a run is all microtasks (no I/O, no real timers), so
+   * the event loop gets to run a timer only when nothing can happen any more. If a released
+   * thread has then neither parked again nor ended, it waits for something outside the
+   * scheduler, and the run dies with `Deadlock` instead of never settling. Returns whether it
+   * found one.
+   */
+  checkDeadlock(): boolean {
+    const s = this.signal;
+    if (s === undefined || this.released === undefined) return false;
+    this.signal = undefined;
+    Deferred.unsafeDone(s, Exit.die(new Deadlock(this.released)));
+    return true;
   }
 
   /**
@@ -155,7 +225,7 @@ export class Scheduler {
         if (ms === 0) return Effect.void;
         if (this.free) {
           this.now += ms;
-          return Effect.void;
+          return this.spend();
         }
         return Effect.zipRight(
           this.park("sleep", `sleep ${ms}ms`, this.now + ms),

@@ -12,15 +12,18 @@
  *   the same write; when the group is already there, a second UpdateItem conditioned on
  *   `attribute_exists(gpk)` only adds 1 to `next` (tried in turn, so the group is in the index
  *   afterwards either way). The returned `next - 1` is the message's sequence number.
- * - putGrouped: allocate, a PutItem of the message (carrying a `sendToken`) conditioned on
- *   `attribute_not_exists(pk)` — on ConditionFailed a GetItem: its own token or no item means
- *   done, someone else's item means start over — then `countWritten`: UpdateItem ADD `written` 1
- *   conditioned on `attribute_not_exists(gpk)` (also putting the group back in the index) or on
- *   `attribute_exists(gpk)`, tried in turn.
+ * - putGrouped: allocate, then one TransactWriteItems of the PutItem of the message (carrying a
+ *   `sendToken`, conditioned on `attribute_not_exists(pk)`) and the group's UpdateItem ADD
+ *   `written` 1, conditioned on `attribute_exists(gpk)` or on `attribute_not_exists(gpk)` (then
+ *   also putting the group back in the index), tried in turn. On the put's ConditionFailed a
+ *   GetItem: its own token or no item means done, someone else's item means start over. Without
+ *   transactions the PutItem, then `countWritten` (the same two UpdateItems, tried in turn).
  * - headOf: one strongly consistent Query of the group partition, `sk` begins with `m#`, limit 1.
  * - claimHead: TransactWriteItems of the head's UpdateItem (conditioned by the caller: state and
- *   receives as read, `headFree`) and a ConditionCheck of the group (`lease`, `next`, `written`
- *   as read); without transactions the UpdateItem alone.
+ *   receives as read, `headFree`) and the group's UpdateItem moving its `gsk` to the head's lease
+ *   expiry (conditioned on `lease`, `next`, `written` as read); after a retryable error a GetItem
+ *   of the head (and, if that fails too, an UpdateItem releasing it uncounted, conditioned on the
+ *   lease). Without transactions the group's UpdateItem (`lease`), then the head's.
  * - wakeGroup: GetItem of the group item, then an UpdateItem putting it in the index, due now,
  *   conditioned on `attribute_not_exists(lease)` (a holder will see the change itself).
  * - extendGrouped (heartbeat): TransactWriteItems of the group's `gsk` (`lease` as given) and
@@ -43,7 +46,8 @@
  *
  * Invariants: at most one message of a group is in flight (claiming the group claims its head,
  * under one lease; a head held under an unexpired lease is never claimed); a head is claimed only
- * if nothing was put back ahead of it since it was read; a multi-item move is one transaction or a
+ * if nothing was put back or written ahead of it since it was read (every write of a message into
+ * its group moves a counter in the same transaction); a multi-item move is one transaction or a
  * sequence of steps each recovered by the next actor, and is never undone unconditionally; a group leaves the index only when both counters are unchanged since it was
  * found empty, so a message sent meanwhile is never stranded; a sequence number that was
  * allocated and never written keeps an otherwise empty group in the index (looked at every
@@ -152,6 +156,9 @@ const allocate = <A>(
 const unsupported = (e: ConditionFailed | DynamoDBError): boolean =>
   e._tag === "DynamoDBError" && e.reason === "Unsupported";
 
+/** Backends found to have no `TransactWriteItems` (dynalite), so they are not asked again. */
+const withoutTransactions = new WeakMap<object, true>();
+
 /**
  * Counts a sequence number as written, and puts the group back in the ready index if a
  * consumer let it go meanwhile (it gave up waiting for this number: GROUP_GAP_ABANDON). Both
@@ -183,10 +190,13 @@ const countWritten = <A>(
 
 /**
  * Sends a prepared grouped message (its item built for sequence 0): allocates its sequence
- * number, puts it there (carrying a fresh `sendToken`), and counts it as written. A put whose
- * condition fails is read back: if the item there is this send's own (its response was lost and
- * the request retried) or is already gone (a sequence number is handed out once, so only this
- * send can have written it), the send is done; only someone else's item makes it start over.
+ * number, then puts it there (carrying a fresh `sendToken`) and counts it as written in one
+ * transaction, so a message never appears in its group without moving `written`: a consumer that
+ * read its group's head before the put and claims it after (conditioned on the counters it read)
+ * cannot skip this message once it is there. A put whose condition fails is read back: if the
+ * item there is this send's own (its response was lost and the request retried) or is already
+ * gone (a sequence number is handed out once, so only this send can have written it), the send is
+ * done; only someone else's item makes it start over.
  */
 export const putGrouped = <A>(
   ctx: QueueContext<A>,
@@ -195,31 +205,106 @@ export const putGrouped = <A>(
   home: string,
 ): Effect.Effect<SendResult, DynamoDBError> =>
   Effect.gen(function* () {
-    const { db, table } = ctx;
     const sentAt = p.item.sentAt as number;
     const seq = yield* allocate(ctx, group, home, sentAt);
     const id = groupedId(seq, group);
-    const sendToken = leaseToken();
     const item = {
       ...p.item,
       sk: groupMessageSk(seq),
       id,
       seq,
       gsk: indexSortKey(p.visibleAt, id),
-      sendToken,
+      sendToken: leaseToken(),
     };
-    const written = yield* db.put(table, item, { condition: notExists("pk") }).pipe(
-      Effect.as(true),
-      Effect.catchTag("ConditionFailed", () =>
-        Effect.map(
-          db.get(table, { pk: p.item.pk as string, sk: item.sk }),
-          (there) => there === undefined || there.sendToken === sendToken,
-        )),
-    );
-    // Count the sequence number as written either way, so consumers do not wait for it.
-    yield* countWritten(ctx, group, home, sentAt);
+    const written = withoutTransactions.has(ctx.db)
+      ? yield* putThenCount(ctx, item, group, home, sentAt)
+      : yield* putCounted(ctx, item, group, home, sentAt);
     if (!written) return yield* putGrouped(ctx, p, group, home);
     return { id, visibleAt: p.visibleAt, duplicate: false };
+  });
+
+/**
+ * Whether a failed put of a grouped message was this send's own write: its `sendToken` is there
+ * (the put applied, its response was lost and the request was retried), or no item at all is (a
+ * sequence number is handed out once: only this send can have written it, and it has been
+ * received and acked since).
+ */
+const ownPut = <A>(ctx: QueueContext<A>, item: Item): Effect.Effect<boolean, DynamoDBError> =>
+  Effect.map(
+    ctx.db.get(ctx.table, { pk: item.pk as string, sk: item.sk as string }),
+    (there) => there === undefined || there.sendToken === item.sendToken,
+  );
+
+/**
+ * The put of a grouped message and the count of it (`written` + 1) in one TransactWriteItems, as
+ * one of two variants tried in turn, like `countWritten`'s: the group in the index (only count)
+ * or out of it (also put it back, due now: a consumer gave up waiting for this number). Returns
+ * whether this send wrote the message (false: someone else's item holds the number). Without
+ * transactions (dynalite) it falls back to `putThenCount`.
+ */
+const putCounted = <A>(
+  ctx: QueueContext<A>,
+  item: Item,
+  group: string,
+  home: string,
+  t: number,
+): Effect.Effect<boolean, DynamoDBError> =>
+  Effect.gen(function* () {
+    const { db, table } = ctx;
+    const key = groupKey(ctx, group);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const count: TransactItem = attempt % 2 === 0
+        ? { _tag: "Update", table, key, update: { add: { written: 1 } }, condition: exists("gpk") }
+        : {
+          _tag: "Update",
+          table,
+          key,
+          update: { set: groupDue(ctx, group, home, t), add: { next: 0, written: 1 } },
+          condition: notExists("gpk"),
+        };
+      const put = yield* Effect.either(db.transactWrite([
+        { _tag: "Put", table, item, condition: notExists("pk") },
+        count,
+      ]));
+      if (Either.isRight(put)) return true;
+      if (put.left._tag === "DynamoDBError") {
+        if (!unsupported(put.left)) return yield* put.left;
+        withoutTransactions.set(db, true);
+        return yield* putThenCount(ctx, item, group, home, t);
+      }
+      // The group's condition failed (and so the put's held: nothing was written): the group
+      // entered or left the index since `allocate`; try the other variant.
+      const failed = put.left.key;
+      if (failed?.pk === key.pk && failed?.sk === key.sk) continue;
+      return yield* ownPut(ctx, item);
+    }
+    return yield* new DynamoDBError({
+      operation: "transactWrite",
+      reason: "TransactionConflict",
+      retryable: true,
+      detail: "could not write the message: its group kept entering and leaving the index",
+    });
+  });
+
+/**
+ * Without transactions: the put, then `countWritten` (whatever the put's outcome, so consumers do
+ * not wait for the number). A consumer may then read the head between the two and claim a later
+ * message ahead of this one; but without transactions a head claim checks no counters anyway.
+ */
+const putThenCount = <A>(
+  ctx: QueueContext<A>,
+  item: Item,
+  group: string,
+  home: string,
+  t: number,
+): Effect.Effect<boolean, DynamoDBError> =>
+  Effect.gen(function* () {
+    const written = yield* ctx.db.put(ctx.table, item, { condition: notExists("pk") }).pipe(
+      Effect.as(true),
+      Effect.catchTag("ConditionFailed", () => ownPut(ctx, item)),
+    );
+    yield* countWritten(ctx, group, home, t);
+    return written;
   });
 
 /** The group's first message, read strongly consistently. */
@@ -528,20 +613,24 @@ export const redriveGrouped = <A>(
     return yield* redriven.left;
   });
 
-/** Backends found to have no `TransactWriteItems` (dynalite), so they are not asked again. */
-const withoutTransactions = new WeakMap<object, true>();
-
 /** `attribute = value`, or `attribute_not_exists` when it was read as absent. */
 const asSeen = (attribute: string, value: unknown): Condition =>
   value === undefined ? notExists(attribute) : eq(attribute, value as number);
 
 /**
- * Claims a group's head under the group's lease. With transactions: one TransactWriteItems of
- * the head's update (conditioned as given) and a ConditionCheck that the group is still held
- * under this lease with both counters as `seen` — a message redriven to an earlier sequence
- * number since the head was read moves them, so the later head is not claimed ahead of it.
- * Without transactions (where grouped redrive is refused, so nothing can appear ahead of the
- * head) one conditional UpdateItem. Returns the claimed item, or `undefined` on a lost race.
+ * Claims a group's head under the group's lease, and moves the group's lease expiry (its `gsk`)
+ * to the head's, so the group comes due exactly when the head's lease ends. With transactions: one
+ * TransactWriteItems of the head's update (conditioned as given) and the group's, conditioned on
+ * the group still being held under this lease with both counters as `seen` — a message redriven
+ * to an earlier sequence number, or a late sender's message written there, since the head was
+ * read moves them, so the later head is not claimed ahead of it. Without transactions (where
+ * grouped redrive is refused) the group's update, then the head's, each conditional. Returns the
+ * claimed item, or `undefined` on a lost race.
+ *
+ * A claim whose outcome is unknown (a retryable error, or a ConditionFailed that may be the retry
+ * of its own applied request) is read back: the head carrying this lease is this claim's. If even
+ * the read fails, the head is released uncounted (conditioned on the lease; up to three rounds of
+ * read and release) and the read's error returned.
  */
 export const claimHead = <A>(
   ctx: QueueContext<A>,
@@ -555,6 +644,7 @@ export const claimHead = <A>(
   Effect.gen(function* () {
     const { db, table } = ctx;
     const id = head.id as string;
+    const group = head.group as string;
     const key = { pk: head.pk as string, sk: head.sk as string };
     const set = {
       state: "inflight",
@@ -563,13 +653,44 @@ export const claimHead = <A>(
       visibleAt: until,
       updatedAt: t,
     };
+    const groupUpdate = { set: { gsk: indexSortKey(until, groupEntryId(group)), updatedAt: t } };
+    const ours = (item: Item | undefined): item is Item =>
+      item?.lease === lease && item.state === "inflight";
+    // Whether the claim applied, read back: the head carrying this lease is this claim's, one
+    // that is not gives `notOurs`. If the read fails, the head is released uncounted
+    // (conditioned on the lease); a release that fails retryably, and did not apply, is followed
+    // by another round (three at most), so a claim that may hold the head is not left counted
+    // for a single failed request. Then the read's error is returned.
+    const recognise = (
+      notOurs: Effect.Effect<undefined, DynamoDBError>,
+    ): Effect.Effect<Item | undefined, DynamoDBError> =>
+      Effect.gen(function* () {
+        let failure: DynamoDBError | undefined;
+        for (let round = 0; round < 3; round++) {
+          const read = yield* Effect.either(db.get(table, key));
+          if (Either.isRight(read)) return ours(read.right) ? read.right : yield* notOurs;
+          failure = read.left;
+          const released = yield* Effect.either(db.update(table, key, {
+            set: { state: "ready", gsk: indexSortKey(t, id), visibleAt: t, updatedAt: t },
+            add: { receives: -1 },
+            remove: ["lease"],
+          }, { condition: eq("lease", lease) }));
+          if (
+            Either.isRight(released) || released.left._tag === "ConditionFailed" ||
+            !released.left.retryable
+          ) break;
+        }
+        return yield* failure!;
+      });
+    const lostRace = Effect.succeed(undefined);
     if (!withoutTransactions.has(db)) {
       const claimed = yield* Effect.either(db.transactWrite([
         { _tag: "Update", table, key, update: { set, add: { receives: 1 } }, condition },
         {
-          _tag: "ConditionCheck",
+          _tag: "Update",
           table,
-          key: groupKey(ctx, head.group as string),
+          key: groupKey(ctx, group),
+          update: groupUpdate,
           condition: and(
             eq("lease", lease),
             asSeen("next", seen.next),
@@ -580,18 +701,33 @@ export const claimHead = <A>(
       if (Either.isRight(claimed)) {
         return { ...head, ...set, receives: (head.receives as number) + 1 };
       }
-      if (claimed.left._tag === "ConditionFailed") {
-        // Applied with its response lost, then retried? Then the head carries this lease.
-        const there = yield* db.get(table, key);
-        return there?.lease === lease && there.state === "inflight" ? there : undefined;
+      // Applied with its response lost, then retried (ConditionFailed), or a retryable error:
+      // the head carries this lease if it applied.
+      if (claimed.left._tag === "ConditionFailed") return yield* recognise(lostRace);
+      if (!unsupported(claimed.left)) {
+        const e = claimed.left;
+        return yield* e.retryable ? recognise(Effect.fail(e)) : e;
       }
-      if (!unsupported(claimed.left)) return yield* claimed.left;
       withoutTransactions.set(db, true);
     }
-    return yield* db.update(table, key, { set, add: { receives: 1 } }, { condition }).pipe(
-      Effect.map((item): Item | undefined => item),
-      Effect.catchTag("ConditionFailed", () => Effect.succeed(undefined)),
+    const moved = yield* Effect.either(
+      db.update(table, groupKey(ctx, group), groupUpdate, { condition: eq("lease", lease) }),
     );
+    if (Either.isLeft(moved)) {
+      if (moved.left._tag === "ConditionFailed") {
+        return undefined;
+      }
+      return yield* moved.left;
+    }
+    const claimed = yield* Effect.either(
+      db.update(table, key, { set, add: { receives: 1 } }, { condition }),
+    );
+    if (Either.isRight(claimed)) {
+      return claimed.right;
+    }
+    if (claimed.left._tag === "ConditionFailed") return yield* recognise(lostRace);
+    const e = claimed.left;
+    return yield* e.retryable ? recognise(Effect.fail(e)) : e;
   });
 
 /**

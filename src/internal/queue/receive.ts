@@ -15,9 +15,10 @@
  *   single update; a claimed item that does not decode is moved there by one more UpdateItem,
  *   conditioned on the new lease.
  * - claimGroup: one UpdateItem of the group item (same version condition) that sets the group's
- *   lease and moves its `gsk` to the lease expiry, then per head: `fifo.headOf` and one
- *   UpdateItem conditioned on `state` and `receives` as read and on the head not being held
- *   (`fifo.headFree`: no lease, or `visibleAt <= now`), at most ten heads; heads that cannot be
+ *   lease and moves its `gsk` to the lease expiry, then per head: `fifo.headOf` and
+ *   `fifo.claimHead` (the head's UpdateItem, with the group's in one transaction) conditioned on
+ *   `state` and `receives` as read and on the head not being held (`fifo.headFree`: no lease, or
+ *   `visibleAt <= now`, the time read afresh), at most ten heads; heads that cannot be
  *   delivered (at `maxReceives`, undecodable, `receives` not a number) are dead-lettered on the
  *   way (`fifo.deadLetterGrouped`, same condition), a half-done stepwise dead-lettering is
  *   finished (`fifo.finishDeadLetter`), and a group with nothing due is handed back
@@ -219,7 +220,7 @@ const claim = <A>(
     );
   }
   if (candidate.state === "group") {
-    return claimGroup(ctx, pk.slice(groupPk(name, "").length), version, t, visibility);
+    return claimGroup(ctx, pk.slice(groupPk(name, "").length), version, t, visibility, held);
   }
   const key = { pk, sk: MESSAGE_SK };
   if (typeof candidate.receives !== "number") {
@@ -276,18 +277,26 @@ const claim = <A>(
       }),
     );
   // The outcome of the claim is unknown (a retryable error: it may have applied, its response
-  // lost): one consistent read tells; if even that fails, release it uncounted.
+  // lost): one consistent read tells; if even that fails, release it uncounted. A release that
+  // fails retryably (and so did not apply) is followed by another round of read and release,
+  // three at most: a claim that may hold the message is not left counted for one failed request.
+  // A claim still unresolved stays in `held`.
   const recognise = (error: DynamoDBError): Effect.Effect<Claimed<A>, DynamoDBError> =>
-    Effect.flatMap(Effect.either(db.get(table, key)), (read) => {
-      if (Either.isRight(read)) {
-        return ours(read.right) ? deliver(read.right) : Effect.zipRight(notOurs, error);
+    Effect.gen(function* () {
+      for (let round = 0; round < 3; round++) {
+        const read = yield* Effect.either(db.get(table, key));
+        if (Either.isRight(read)) {
+          return ours(read.right)
+            ? yield* deliver(read.right)
+            : yield* Effect.zipRight(notOurs, error);
+        }
+        const released = yield* Effect.either(releaseClaim(ctx, hold, t));
+        if (Either.isRight(released) || released.left._tag === "ConditionFailed") {
+          return yield* Effect.zipRight(notOurs, error);
+        }
+        if (!released.left.retryable) break;
       }
-      return releaseClaim(ctx, hold, t).pipe(
-        Effect.zipRight(notOurs),
-        Effect.catchTag("ConditionFailed", () => notOurs),
-        Effect.ignore,
-        Effect.zipRight(error),
-      );
+      return yield* error;
     });
   return Effect.suspend(() => {
     held.add(hold);
@@ -312,22 +321,24 @@ const claim = <A>(
 /**
  * Claims a group (one conditional update of its item), then its head under the same lease.
  * Heads at `maxReceives` or that do not decode are dead-lettered on the way; a head that is
- * not due yet, or an empty group, hands the group back.
+ * not due yet, or an empty group, hands the group back. Time is read afresh for every head, so
+ * the head's lease (and the group's, moved with it) runs for the full visibility from its claim.
+ * A head claim that may hold the head is registered in `held` until it is handed over.
  */
 const claimGroup = <A>(
   ctx: QueueContext<A>,
   group: string,
   version: Condition,
-  t: number,
+  t0: number,
   visibility: number,
+  held: Set<Hold>,
 ): Effect.Effect<Claimed<A>, DynamoDBError> =>
   Effect.gen(function* () {
     const { db, table, name } = ctx;
     const { maxReceives } = ctx.settings;
     const lease = leaseToken();
-    const until = t + visibility;
     const claimed = yield* Effect.either(db.update(table, groupKey(ctx, group), {
-      set: { lease, gsk: indexSortKey(until, groupEntryId(group)), updatedAt: t },
+      set: { lease, gsk: indexSortKey(t0 + visibility, groupEntryId(group)), updatedAt: t0 },
     }, { condition: version }));
     if (Either.isLeft(claimed)) {
       return claimed.left._tag === "ConditionFailed" ? lost : yield* claimed.left;
@@ -337,7 +348,7 @@ const claimGroup = <A>(
     // Every write to a head is conditioned on it as read (state, receive count) and on nobody
     // holding it under a lease that has not run out: a consumer whose group lease expired never
     // takes the head from the group's current holder.
-    const asRead = (head: Item) =>
+    const asRead = (head: Item, t: number) =>
       and(
         eq("state", head.state as string),
         head.receives === undefined ? notExists("receives") : eq("receives", head.receives),
@@ -345,9 +356,10 @@ const claimGroup = <A>(
       );
     const dead = (
       head: Item,
+      t: number,
       error: MaxReceivesExceeded | UndecodableMessage,
       reason: string,
-      condition: Condition = asRead(head),
+      condition: Condition = asRead(head, t),
     ) =>
       deadLetterGrouped(ctx, head, { tag: error._tag, message: reason }, condition, t).pipe(
         Effect.tap(() => void deadLettered.push(error)),
@@ -361,6 +373,7 @@ const claimGroup = <A>(
         yield* finishDeadLetter(ctx, head);
         continue;
       }
+      const t = yield* ctx.now;
       // Not due, or held by a lease that has not run out: hand the group back until then.
       if ((head.visibleAt as number) > t) break;
       const id = head.id as string;
@@ -371,7 +384,7 @@ const claimGroup = <A>(
           messageId: id,
           detail: "not a DynamoMQ message: its receive count is missing or not a number",
         });
-        yield* dead(head, error, error.detail);
+        yield* dead(head, t, error, error.detail);
         continue;
       }
       const receives = head.receives;
@@ -382,11 +395,16 @@ const claimGroup = <A>(
           receives,
           maxReceives,
         });
-        yield* dead(head, error, error.message);
+        yield* dead(head, t, error, error.message);
         continue;
       }
-      const taken = yield* claimHead(ctx, head, seen, lease, until, asRead(head), t);
+      // Registered before the claim is sent: from then on it may hold the head.
+      const hold: Hold = { key: { pk: head.pk as string, sk: head.sk as string }, id, lease };
+      held.add(hold);
+      // On an error it stays registered: the claim may still hold the head (its release failed).
+      const taken = yield* claimHead(ctx, head, seen, lease, t + visibility, asRead(head, t), t);
       if (taken === undefined) {
+        held.delete(hold);
         // Changed meanwhile (an admin operation, a send, a redrive): read the group and its
         // head again, unless the group is no longer ours.
         const g = yield* db.get(table, groupKey(ctx, group));
@@ -397,7 +415,8 @@ const claimGroup = <A>(
       const decoded = yield* decodeClaimed(ctx, taken, id, lease);
       if (Either.isRight(decoded)) return { message: decoded.right, deadLettered };
       // Quarantined under the lease just taken, so a poison item never reaches a handler.
-      yield* dead(taken, decoded.left, decoded.left.detail, eq("lease", lease));
+      held.delete(hold);
+      yield* dead(taken, t, decoded.left, decoded.left.detail, eq("lease", lease));
     }
     yield* settleGroup(ctx, group, lease);
     return { deadLettered };

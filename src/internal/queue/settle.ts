@@ -24,7 +24,8 @@
  *
  * A failed lease condition on a plain message costs one GetItem (only then): the settle's own
  * write, applied by an attempt whose response was lost and met by the SDK's retry, is recognised
- * and the settle succeeds — ack: the item is gone or is the tombstone this ack wrote; nack and
+ * and the settle succeeds — ack: the item is gone or is the tombstone this ack wrote (a grouped
+ * ack: gone from its group and, a second GetItem, not moved to the dead-letter queue); nack and
  * deadLetter: the attempt they appended (time, receive, tag) is in the history; release: ready,
  * due and updated at its time, the receive given back. changeVisibility's retry passes its
  * condition anyway (the lease is unchanged).
@@ -40,7 +41,7 @@ import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
 import { type ConditionFailed, type DynamoDBError, LeaseLost } from "../../Errors.ts";
 import { appendAttempt, attemptsItem } from "../envelope.ts";
-import { ACK_TOMBSTONE_MILLIS, indexSortKey, TTL_ATTRIBUTE } from "../keys.ts";
+import { ACK_TOMBSTONE_MILLIS, indexSortKey, messageKey, TTL_ATTRIBUTE } from "../keys.ts";
 import type { ReceivedMessage } from "../../schema/Message.ts";
 import {
   and,
@@ -180,13 +181,32 @@ export const makeSettle = <A>(
   const { db, table, name, keyOf, now, attrs } = ctx;
   const { withCatalog, countCompleted } = catalog;
 
+  /**
+   * The grouped ack's delete, recognised like a plain one: on a failed lease condition the
+   * message gone from its group, and not moved to the dead-letter queue meanwhile (a grouped
+   * message is moved to its own key, `<queue>#<id>`), means the delete applied (its response was
+   * lost and the retry met it) and the ack succeeded. Two GetItems, only on this path.
+   */
+  const ackGrouped = (
+    message: ReceivedMessage<A>,
+    write: Effect.Effect<unknown, ConditionFailed | DynamoDBError>,
+  ): Effect.Effect<void, LeaseLost | DynamoDBError> =>
+    Effect.catchTag(Effect.asVoid(write), "ConditionFailed", () =>
+      Effect.gen(function* () {
+        const lost = new LeaseLost({ queue: name, messageId: message.id, operation: "ack" });
+        if ((yield* db.get(table, keyOf(message.id))) !== undefined) return yield* lost;
+        if ((yield* db.get(table, messageKey(name, message.id))) !== undefined) {
+          return yield* lost;
+        }
+      }));
+
   const ack: Queue<A>["ack"] = (message) =>
     Effect.flatMap(now, (t) => {
       const w = ackWrite(ctx, message, t);
       const write = w._tag === "Update"
         ? db.update(w.table, w.key, w.update, { condition: w.condition })
         : db.delete(w.table, w.key, { condition: w.condition });
-      if (message.group !== undefined) return fenced(ctx, message, "ack", write);
+      if (message.group !== undefined) return ackGrouped(message, write);
       // Gone, or the tombstone this ack wrote: the ack applied.
       return fencedOwn(ctx, message, "ack", write, (item) =>
         item === undefined || (item.state === "done" && item.updatedAt === t));
