@@ -119,6 +119,36 @@ safetyTest("send with a generated id: the SDK's retry meets the applied put", (
     assert.equal((yield* receiveOne(q)).id, r.id);
   }));
 
+safetyTest(
+  "send: the SDK's retry meets the applied put, which is purged before the send reads it back",
+  ({ arm, db, table, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      for (const id of [undefined, "order-1"]) {
+        // The put applies and its response is lost; the retry fails its condition; the read-back
+        // waits, and meanwhile an admin removes the message.
+        arm("put", retried);
+        arm("get", { _tag: "Stall", delay: "1 second" });
+        const before = (yield* TestClock.sleeps()).length;
+        const sending = yield* Effect.fork(q.send({ n: 1 }, id === undefined ? {} : { id }));
+        while ((yield* TestClock.sleeps()).length === before) {
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)));
+        }
+        const [item] = (yield* q.list({ state: "ready" })).messages;
+        yield* db.delete(table, { pk: `jobs#${item!.id}`, sk: "msg" });
+        yield* TestClock.adjust("1 second");
+        // Before: DuplicateMessage, for a message this very send wrote.
+        const r = yield* Fiber.join(sending);
+        assert.equal(r.duplicate, false);
+        // A generated id was this send's own write, removed since; an explicit id is free again
+        // and written anew.
+        const left = (yield* q.list({ state: "ready" })).messages.map((m) => m.id);
+        assert.deepEqual(left, id === undefined ? [] : [id]);
+        if (id !== undefined) yield* q.ack(yield* receiveOne(q));
+      }
+    }),
+);
+
 safetyTest("deduplicated send: the SDK's retry meets its own put, not a duplicate", (
   { arm, makeQueue },
 ) =>

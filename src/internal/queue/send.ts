@@ -6,8 +6,10 @@
  * - send: one PutItem, conditioned on `attribute_not_exists(pk)` — a message is never
  *   overwritten. A failed condition costs one GetItem: an item carrying this send's token (`tok`)
  *   — the message, or the tombstone its ack left — is its own write, applied by an attempt whose
- *   response was lost, and the send succeeded; anything else is `DuplicateMessage`. With an
- *   explicit id the condition also admits another send's tombstone (the id is free once acked).
+ *   response was lost, and the send succeeded; no item at all is, for a generated id, its own
+ *   write removed since by an admin, and for an explicit id a free id to put again; anything
+ *   else is `DuplicateMessage`. With an explicit id the condition also admits another send's
+ *   tombstone (the id is free once acked).
  *   With a deduplication key the id is derived from the key and the condition admits another
  *   send's tombstone whose window has passed (`state = done AND dedupUntil < now`); a duplicate
  *   then costs one GetItem of the original and reports its id with `duplicate: true`. A grouped
@@ -257,30 +259,31 @@ const prepare = <A>(
  * Writes one prepared message with its condition. A failed condition reads the item (only then):
  * an item carrying this send's token is its own write, applied by an attempt whose response was
  * lost (the SDK's retry then met it), and the send succeeded; otherwise a deduplicated resend
- * reports the original and any other send is `DuplicateMessage`.
+ * reports the original and any other send is `DuplicateMessage`. When the item that failed the
+ * condition is gone by the time it is read (removed by an admin meanwhile), a generated id was
+ * this send's own write (no one else writes it), and an explicit id is free again: the put is
+ * tried again (`attempts` times in all).
  */
 const putPrepared = <A>(
   ctx: QueueContext<A>,
   p: Prepared,
-): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> =>
-  p.group !== undefined
+  attempts = 3,
+): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> => {
+  const sent: SendResult = { id: p.id, visibleAt: p.visibleAt, duplicate: false };
+  return p.group !== undefined
     ? putGrouped(ctx, p, p.group.name, p.group.home)
     : ctx.db.put(ctx.table, p.item, {
       condition: p.condition ?? notExists("pk"),
     }).pipe(
-      Effect.as<SendResult>({ id: p.id, visibleAt: p.visibleAt, duplicate: false }),
+      Effect.as(sent),
       Effect.catchTag(
         "ConditionFailed",
         (): Effect.Effect<SendResult, DuplicateMessage | DynamoDBError> =>
           Effect.flatMap(ctx.db.get(ctx.table, ctx.keyOf(p.id)), (item) => {
-            if (item !== undefined && item[SEND_TOKEN] === p.token) {
-              return Effect.succeed<SendResult>({
-                id: p.id,
-                visibleAt: p.visibleAt,
-                duplicate: false,
-              });
-            }
+            if (item !== undefined && item[SEND_TOKEN] === p.token) return Effect.succeed(sent);
             if (!p.deduplicated) {
+              if (item === undefined && p.condition === undefined) return Effect.succeed(sent);
+              if (item === undefined && attempts > 1) return putPrepared(ctx, p, attempts - 1);
               return Effect.fail(new DuplicateMessage({ queue: ctx.name, messageId: p.id }));
             }
             const s = item === undefined ? undefined : parseItem(item);
@@ -292,6 +295,7 @@ const putPrepared = <A>(
           }),
       ),
     );
+};
 
 /** A jittered backoff before the `attempt`-th try (0 waits nothing). */
 const backoff = (attempt: number): Effect.Effect<void> =>
