@@ -3,8 +3,9 @@
  *
  * Invariants: from the claim to the settle everything is uninterruptible except the handler
  * itself and the waits on it, so no interruption can drop a claimed message; every message of
- * the call is settled exactly once, from the handler's `Exit`. Heartbeats are stopped before any
- * settle write. A lost lease interrupts the handler only once every lease of the call is lost.
+ * the call is settled exactly once, from the handler's `Exit`. The leases are registered with the
+ * consumer's one heartbeat fiber (`heartbeat.ts`) and removed from it (an extension in flight
+ * ended) before any settle write. A lost lease interrupts the handler only once every lease of the call is lost.
  *
  * Queue calls: through `heartbeat` (`changeVisibility`) and `settle` (`ack`, `nack`, `release`,
  * `deadLetter`); none of its own.
@@ -17,7 +18,6 @@ import * as Metric from "effect/Metric";
 import * as Tracer from "effect/Tracer";
 import type { ReceivedMessage } from "../../schema/Message.ts";
 import type { Outcome } from "../../services/Consumer.ts";
-import { heartbeat } from "./heartbeat.ts";
 import { type CallFailure, ofCause, RELEASE } from "./outcome.ts";
 import { settle } from "./settle.ts";
 import type { Env, Lease } from "./state.ts";
@@ -59,7 +59,6 @@ export const call = <A, X, E, R>(
   const config = env.settings;
   const leases: Array<Lease<A>> = messages.map((message) => ({ message, lost: undefined }));
   let handlerFiber: Fiber.RuntimeFiber<X, CallFailure<E>> | undefined = undefined;
-  let beats: ReadonlyArray<Fiber.RuntimeFiber<void>> = [];
   let startedAt = 0;
   let interruptedByUs = false;
   // A lost lease means someone else may be handling the message now: stop. A batch is stopped
@@ -81,16 +80,14 @@ export const call = <A, X, E, R>(
   // acquire → use → release, all uninterruptible except the handler itself, so that from the
   // claim to the settle there is no point at which an interruption could drop a message.
   const leased = Effect.acquireUseRelease(
-    // acquire: the claim has happened; start the heartbeats (interruptible fibers).
-    Effect.gen(function* () {
-      startedAt = yield* Clock.currentTimeMillis;
-      const interval = config.heartbeatMillis;
-      if (interval !== undefined) {
-        beats = yield* Effect.forEach(
-          leases,
-          (lease) => Effect.fork(Effect.interruptible(heartbeat(env, lease, interval, onLost))),
-        );
-      }
+    // acquire: the claim has happened; register the leases with the consumer's heartbeat.
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      startedAt = now;
+      const heartbeats = env.heartbeats;
+      if (heartbeats === undefined) return Effect.void;
+      return leases.length === 1
+        ? heartbeats.add(leases[0]!, now, onLost)
+        : Effect.forEach(leases, (lease) => heartbeats.add(lease, now, onLost), { discard: true });
     }),
     // use: the handler runs in its own interruptible fiber, so that a lost lease (from the
     // heartbeat) and a shutdown (this fiber interrupted) can both stop it.
@@ -109,12 +106,20 @@ export const call = <A, X, E, R>(
     // a message again right after it was released; then settle every message.
     (_, exit) =>
       Effect.gen(function* () {
-        yield* Fiber.interruptAll(beats);
+        const heartbeats = env.heartbeats;
+        if (heartbeats !== undefined) {
+          if (leases.length === 1) yield* heartbeats.remove(leases[0]!);
+          else yield* Effect.forEach(leases, heartbeats.remove, { discard: true });
+        }
         const duration = (yield* Clock.currentTimeMillis) - startedAt;
         yield* Metric.update(env.metrics.handleDuration, duration);
         const outcomes = Exit.isSuccess(exit)
           ? shape.onSuccess(exit.value, messages)
           : messages.map(() => ofCause(exit.cause, interruptedByUs, config));
+        // One message (the common case): settle it in this fiber, without forking one.
+        if (leases.length === 1) {
+          return yield* settle(env, leases[0]!, outcomes[0] ?? RELEASE, duration);
+        }
         yield* Effect.forEach(
           leases,
           (lease, i) => settle(env, lease, outcomes[i] ?? RELEASE, duration),
@@ -127,6 +132,8 @@ export const call = <A, X, E, R>(
     Effect.asVoid,
     Effect.withSpan("DynamoMQ.handle", {
       kind: "consumer",
+      // Hot path: a stack capture per message costs more than the span itself.
+      captureStackTrace: false,
       root: true,
       links: messages.flatMap((m) => producerLink(m.traceParent)),
       attributes: {

@@ -93,6 +93,7 @@ export const settle = <A, E>(
           ),
       }),
       Effect.withSpan("DynamoMQ.settle", {
+        captureStackTrace: false,
         attributes: {
           "messaging.system": "dynamomq",
           "messaging.destination.name": name,

@@ -437,7 +437,11 @@ export const makeReceive = <A>(
         Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : releaseHeld(ctx, held)),
       );
     }).pipe(
-      Effect.withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }),
+      Effect.withSpan("DynamoMQ.receive", {
+        kind: "consumer",
+        attributes: attrs,
+        captureStackTrace: false,
+      }),
       withCatalog,
     );
 

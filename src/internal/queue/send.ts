@@ -390,7 +390,11 @@ export const makeSend = <A>(
   const send: Queue<A>["send"] = (body, options) =>
     Effect.flatMap(now, (t) => prepare(ctx, body, options, t)).pipe(
       Effect.flatMap((p) => putPrepared(ctx, p)),
-      Effect.withSpan("DynamoMQ.send", { kind: "producer", attributes: attrs }),
+      Effect.withSpan("DynamoMQ.send", {
+        kind: "producer",
+        attributes: attrs,
+        captureStackTrace: false,
+      }),
       withCatalog,
     );
 
@@ -425,7 +429,11 @@ export const makeSend = <A>(
         { concurrency: 16 },
       );
     }).pipe(
-      Effect.withSpan("DynamoMQ.sendBatch", { kind: "producer", attributes: attrs }),
+      Effect.withSpan("DynamoMQ.sendBatch", {
+        kind: "producer",
+        attributes: attrs,
+        captureStackTrace: false,
+      }),
       withCatalog,
     );
 

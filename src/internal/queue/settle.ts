@@ -178,7 +178,7 @@ export const makeSettle = <A>(
       const w = ackWrite(ctx, message, t);
       const write = w._tag === "Update"
         ? db.update(w.table, w.key, w.update, { condition: w.condition })
-        : db.delete(w.table, w.key, { condition: w.condition });
+        : db.delete(w.table, w.key, { condition: w.condition, returnOld: false });
       if (message.group !== undefined) return fenced(ctx, message, "ack", write);
       // Gone, or the tombstone this ack wrote: the ack applied.
       return fencedOwn(ctx, message, "ack", write, (item) =>
@@ -186,7 +186,7 @@ export const makeSettle = <A>(
     }).pipe(
       Effect.zipRight(countCompleted(1)),
       Effect.zipRight(afterSettle(ctx, message)),
-      Effect.withSpan("DynamoMQ.ack", { attributes: attrs }),
+      Effect.withSpan("DynamoMQ.ack", { attributes: attrs, captureStackTrace: false }),
     );
 
   const nack: Queue<A>["nack"] = (message, options) =>
@@ -250,7 +250,9 @@ export const makeSettle = <A>(
         }, { condition: leaseHeld(message) }),
       );
       return visibleAt;
-    }).pipe(Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs }));
+    }).pipe(
+      Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs, captureStackTrace: false }),
+    );
 
   const release: Queue<A>["release"] = (message) =>
     Effect.flatMap(now, (t) => {
@@ -268,7 +270,7 @@ export const makeSettle = <A>(
           item.receives === message.receives - 1);
     }).pipe(
       Effect.zipRight(afterSettle(ctx, message)),
-      Effect.withSpan("DynamoMQ.release", { attributes: attrs }),
+      Effect.withSpan("DynamoMQ.release", { attributes: attrs, captureStackTrace: false }),
     );
 
   const deadLetter: Queue<A>["deadLetter"] = (message, reason) =>
