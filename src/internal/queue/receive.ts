@@ -37,6 +37,7 @@ import * as Exit from "effect/Exit";
 import * as Random from "effect/Random";
 import { type DynamoDBError, MaxReceivesExceeded, UndecodableMessage } from "../../Errors.ts";
 import { parseItem } from "../envelope.ts";
+import { forEachConcurrent } from "../fanOut.ts";
 import {
   GROUP_NAME,
   GROUP_SK,
@@ -501,11 +502,10 @@ export const makeReceive = <A>(
             candidates = candidates.slice(wave.length);
             // Each claim stands alone: one failing (throttled, say) must not throw away the
             // messages the others claimed, which would then sit in flight with no holder.
-            const outcomes = yield* Effect.forEach(
+            const outcomes = yield* forEachConcurrent(
               wave,
               (c) =>
                 Effect.either(claim(ctx, c, tc, visibility, held)),
-              { concurrency: "unbounded" },
             );
             for (const o of outcomes) {
               if (Either.isLeft(o)) {

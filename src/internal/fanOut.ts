@@ -1,0 +1,44 @@
+/**
+ * A cheap `Effect.forEach(items, f, { concurrency: "unbounded" })` for the hot path.
+ *
+ * Effect's unbounded `forEach` costs tens of microseconds of bookkeeping per call even for one
+ * item (a fiber, a deferred, a ref and a join per item, a fiber for a single item too). This one
+ * runs a single item in the calling fiber and otherwise forks one fiber per item and awaits them
+ * in order: nothing more.
+ *
+ * The same guarantees as `forEach` where the callers rely on them: results in order; interrupted,
+ * it interrupts every fiber it started and returns only once they have all ended; when one item
+ * fails or dies, the others are interrupted and awaited before the failure is returned, so no
+ * item's effect is still running when the caller sees the outcome.
+ *
+ * @module
+ */
+import * as Effect from "effect/Effect";
+import * as Exit from "effect/Exit";
+import * as Fiber from "effect/Fiber";
+
+/** Runs `f` on every item at once; the results in order. */
+export const forEachConcurrent = <A, B, E, R>(
+  items: ReadonlyArray<A>,
+  f: (item: A) => Effect.Effect<B, E, R>,
+): Effect.Effect<Array<B>, E, R> => {
+  if (items.length === 0) return Effect.succeed([]);
+  if (items.length === 1) return Effect.map(f(items[0]!), (b) => [b]);
+  return Effect.suspend(() => {
+    const fibers: Array<Fiber.RuntimeFiber<B, E>> = [];
+    const run = Effect.gen(function* () {
+      for (const item of items) fibers.push(yield* Effect.fork(f(item)));
+      const out: Array<B> = [];
+      for (const fiber of fibers) {
+        const exit = yield* Fiber.await(fiber);
+        if (Exit.isFailure(exit)) {
+          yield* Fiber.interruptAll(fibers);
+          return yield* Effect.failCause(exit.cause);
+        }
+        out.push(exit.value);
+      }
+      return out;
+    });
+    return Effect.onInterrupt(run, () => Fiber.interruptAll(fibers));
+  });
+};
