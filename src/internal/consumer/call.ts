@@ -18,6 +18,7 @@ import * as Metric from "effect/Metric";
 import * as Tracer from "effect/Tracer";
 import type { ReceivedMessage } from "../../schema/Message.ts";
 import type { Outcome } from "../../services/Consumer.ts";
+import { withSpan } from "../span.ts";
 import { type CallFailure, ofCause, RELEASE } from "./outcome.ts";
 import { settle } from "./settle.ts";
 import type { Env, Lease } from "./state.ts";
@@ -130,26 +131,26 @@ export const call = <A, X, E, R>(
   return leased.pipe(
     Effect.exit,
     Effect.asVoid,
-    Effect.withSpan("DynamoMQ.handle", {
-      kind: "consumer",
-      // Hot path: a stack capture per message costs more than the span itself.
-      captureStackTrace: false,
-      root: true,
-      links: messages.flatMap((m) => producerLink(m.traceParent)),
-      attributes: {
-        "messaging.system": "dynamomq",
-        "messaging.operation.type": "process",
-        "messaging.destination.name": env.name,
-        "messaging.batch.message_count": messages.length,
-        ...(messages.length === 1
-          ? {
-            "messaging.message.id": messages[0]!.id,
-            "dynamomq.receives": messages[0]!.receives,
-          }
-          : {}),
+    // The handle span, and the logs of everything under it annotated with the message id.
+    withSpan(
+      "DynamoMQ.handle",
+      {
+        kind: "consumer",
+        root: true,
+        links: messages.flatMap((m) => producerLink(m.traceParent)),
+        attributes: {
+          "messaging.system": "dynamomq",
+          "messaging.operation.type": "process",
+          "messaging.destination.name": env.name,
+          "messaging.batch.message_count": messages.length,
+          ...(messages.length === 1
+            ? {
+              "messaging.message.id": messages[0]!.id,
+              "dynamomq.receives": messages[0]!.receives,
+            }
+            : {}),
+        },
       },
-    }),
-    Effect.annotateLogs(
       messages.length === 1 ? { messageId: messages[0]!.id } : { batch: messages.length },
     ),
     // Outermost: nothing between the fork and the lease may be interrupted. Only the handler

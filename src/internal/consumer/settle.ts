@@ -19,6 +19,7 @@ import { fullJitter } from "../backoff.ts";
 import type { ReceivedMessage } from "../../schema/Message.ts";
 import type { Outcome } from "../../services/Consumer.ts";
 import type { FailureInfo } from "../../services/Queue.ts";
+import { withSpan } from "../span.ts";
 import { retryDelay } from "./outcome.ts";
 import { type Env, isTransient, type Lease } from "./state.ts";
 
@@ -105,8 +106,7 @@ export const settle = <A, E>(
             ),
           ),
       }),
-      Effect.withSpan("DynamoMQ.settle", {
-        captureStackTrace: false,
+      withSpan("DynamoMQ.settle", {
         attributes: {
           "messaging.system": "dynamomq",
           "messaging.destination.name": name,

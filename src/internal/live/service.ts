@@ -46,6 +46,7 @@ import type {
 } from "../../services/DynamoDB.ts";
 import { classify, classifyTransaction, classifyWrite, timedOut } from "./classify.ts";
 import { conditionInput, keyType, projectionOf, updateInput, withExpressions } from "./requests.ts";
+import { withSpan } from "../span.ts";
 
 type TransactWriteItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
 
@@ -95,10 +96,9 @@ export const makeService = (
         Effect.withClock(liveClock),
       )
       : sent).pipe(
-        Effect.withSpan(`DynamoDB.${operation}`, {
+        // Every request has one: the hot-path span (no stack capture).
+        withSpan(`DynamoDB.${operation}`, {
           kind: "client",
-          // Every request has one: no stack capture on this hot path.
-          captureStackTrace: false,
           attributes: {
             "db.system.name": "aws.dynamodb",
             "db.operation.name": awsOperation,

@@ -38,6 +38,7 @@ import * as Random from "effect/Random";
 import { type DynamoDBError, MaxReceivesExceeded, UndecodableMessage } from "../../Errors.ts";
 import { parseItem } from "../envelope.ts";
 import { forEachConcurrent } from "../fanOut.ts";
+import { withSpan } from "../span.ts";
 import {
   GROUP_NAME,
   GROUP_SK,
@@ -438,11 +439,7 @@ export const makeReceive = <A>(
         Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : releaseHeld(ctx, held)),
       );
     }).pipe(
-      Effect.withSpan("DynamoMQ.receive", {
-        kind: "consumer",
-        attributes: attrs,
-        captureStackTrace: false,
-      }),
+      withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }),
       withCatalog,
     );
 

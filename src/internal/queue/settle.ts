@@ -39,6 +39,7 @@ import * as Either from "effect/Either";
 import { type ConditionFailed, type DynamoDBError, LeaseLost } from "../../Errors.ts";
 import { appendAttempt, attemptsItem } from "../envelope.ts";
 import { indexSortKey, TTL_ATTRIBUTE } from "../keys.ts";
+import { withSpan } from "../span.ts";
 import type { ReceivedMessage } from "../../schema/Message.ts";
 import {
   and,
@@ -186,7 +187,7 @@ export const makeSettle = <A>(
     }).pipe(
       Effect.zipRight(countCompleted(1)),
       Effect.zipRight(afterSettle(ctx, message)),
-      Effect.withSpan("DynamoMQ.ack", { attributes: attrs, captureStackTrace: false }),
+      withSpan("DynamoMQ.ack", { attributes: attrs }),
     );
 
   const nack: Queue<A>["nack"] = (message, options) =>
@@ -250,9 +251,7 @@ export const makeSettle = <A>(
         }, { condition: leaseHeld(message) }),
       );
       return visibleAt;
-    }).pipe(
-      Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs, captureStackTrace: false }),
-    );
+    }).pipe(withSpan("DynamoMQ.changeVisibility", { attributes: attrs }));
 
   const release: Queue<A>["release"] = (message) =>
     Effect.flatMap(now, (t) => {
@@ -270,7 +269,7 @@ export const makeSettle = <A>(
           item.receives === message.receives - 1);
     }).pipe(
       Effect.zipRight(afterSettle(ctx, message)),
-      Effect.withSpan("DynamoMQ.release", { attributes: attrs, captureStackTrace: false }),
+      withSpan("DynamoMQ.release", { attributes: attrs }),
     );
 
   const deadLetter: Queue<A>["deadLetter"] = (message, reason) =>
