@@ -3,13 +3,16 @@
  *
  * Effect's unbounded `forEach` costs tens of microseconds of bookkeeping per call even for one
  * item (a fiber, a deferred, a ref and a join per item, a fiber for a single item too). This one
- * runs a single item in the calling fiber and otherwise forks one fiber per item and awaits them
- * in order: nothing more.
+ * forks one fiber for each item but the first, runs the first in the calling fiber meanwhile,
+ * then awaits the others in order: nothing more (no fiber at all for a single item).
  *
- * The same guarantees as `forEach` where the callers rely on them: results in order; interrupted,
- * it interrupts every fiber it started and returns only once they have all ended; when one item
- * fails or dies, the others are interrupted and awaited before the failure is returned, so no
- * item's effect is still running when the caller sees the outcome.
+ * The same guarantees as `forEach` where the callers rely on them: every item starts before any
+ * is awaited; results in order; interrupted, it interrupts every fiber it started and returns
+ * only once they have all ended; when an item fails or dies, the items still running are
+ * interrupted and awaited before the failure is returned, so no item's effect is still running
+ * when the caller sees the outcome. Unlike `forEach` it notices a failure only when it awaits
+ * that item (in order), not at once: it is for items that do not fail (receive's claims are each
+ * an `Effect.either`, so only a defect fails one).
  *
  * @module
  */
@@ -27,8 +30,13 @@ export const forEachConcurrent = <A, B, E, R>(
   return Effect.suspend(() => {
     const fibers: Array<Fiber.RuntimeFiber<B, E>> = [];
     const run = Effect.gen(function* () {
-      for (const item of items) fibers.push(yield* Effect.fork(f(item)));
-      const out: Array<B> = [];
+      for (let i = 1; i < items.length; i++) fibers.push(yield* Effect.fork(f(items[i]!)));
+      const first = yield* Effect.exit(f(items[0]!));
+      if (Exit.isFailure(first)) {
+        yield* Fiber.interruptAll(fibers);
+        return yield* Effect.failCause(first.cause);
+      }
+      const out: Array<B> = [first.value];
       for (const fiber of fibers) {
         const exit = yield* Fiber.await(fiber);
         if (Exit.isFailure(exit)) {
