@@ -179,7 +179,10 @@ export const makeHeartbeats = <A>(
 
   return {
     add: (lease, now, onLost) =>
-      Effect.map(Effect.option(Effect.currentSpan), (span) => {
+      // The current span as `Effect.currentSpan` finds it, read straight from the fiber.
+      Effect.withFiberRuntime((fiber) => {
+        const current = fiber.currentSpan;
+        const span = current?._tag === "Span" ? Option.some(current) : Option.none();
         beats.set(lease, {
           lease,
           onLost,
@@ -191,6 +194,7 @@ export const makeHeartbeats = <A>(
         });
         // Usually due after every lease already waiting: then the fiber sleeps on.
         signal(now + interval);
+        return Effect.void;
       }),
     remove: (lease) =>
       Effect.suspend(() => {
