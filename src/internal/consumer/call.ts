@@ -20,11 +20,11 @@ import * as Effect from "effect/Effect";
 import * as Exit from "effect/Exit";
 import * as Fiber from "effect/Fiber";
 import * as HashSet from "effect/HashSet";
-import * as Metric from "effect/Metric";
 import * as Tracer from "effect/Tracer";
 import type { ReceivedMessage } from "../../schema/Message.ts";
 import type { Outcome } from "../../services/Consumer.ts";
 import { withSpan } from "../span.ts";
+import { updateMetrics } from "./metrics.ts";
 import { type CallFailure, ofCause, RELEASE } from "./outcome.ts";
 import { settle } from "./settle.ts";
 import type { Env, Lease } from "./state.ts";
@@ -130,7 +130,7 @@ export const call = <A, X, E, R>(
       else yield* Effect.forEach(leases, heartbeats.remove, { discard: true });
     }
     const duration = (yield* Clock.currentTimeMillis) - startedAt;
-    yield* Metric.update(env.metrics.handleDuration, duration);
+    yield* updateMetrics((update) => update(env.metrics.handleDuration, duration));
     const byUs = yield* interruptedByUs(exit);
     const outcomes = Exit.isSuccess(exit)
       ? shape.onSuccess(exit.value, messages)

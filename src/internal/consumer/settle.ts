@@ -20,6 +20,7 @@ import type { ReceivedMessage } from "../../schema/Message.ts";
 import type { Outcome } from "../../services/Consumer.ts";
 import type { FailureInfo } from "../../services/Queue.ts";
 import { withSpan } from "../span.ts";
+import { updateMetrics } from "./metrics.ts";
 import { retryDelay } from "./outcome.ts";
 import { type Env, isTransient, type Lease } from "./state.ts";
 
@@ -142,7 +143,7 @@ export const settle = <A, E>(
         "ack",
         queue.ack(message),
         Effect.zipRight(
-          Metric.increment(metrics.succeeded),
+          updateMetrics((update) => update(metrics.succeeded, 1)),
           emit({
             _tag: "Succeeded",
             queue: name,
