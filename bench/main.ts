@@ -10,6 +10,8 @@
  *   `--backends dynamodb-local,dynalite`, `--ceiling-seconds S` (default 5).
  * - `--out DIR`: where BENCHMARKS.md and throughput.svg go (default: the repository root and
  *   `bench/`).
+ * - `--cpu-only`: measure only the client CPU section (issue #16) and splice it into BENCHMARKS.md;
+ *   `--no-cpu`: skip it.
  * - `--json FILE`: also save the results as JSON; `--render FILE`: measure nothing, re-render
  *   BENCHMARKS.md and the chart from such a file.
  */
@@ -36,6 +38,7 @@ import {
   payloadSizes,
 } from "./scenarios.ts";
 import { type BackendName, type Server, start } from "./servers.ts";
+import { cpuMarkdown, type CpuSectionResults, measureCpuSection } from "./cpuSection.ts";
 
 /** Parsed command line. */
 export interface Options {
@@ -59,6 +62,11 @@ export interface Options {
   readonly json: string | undefined;
   /** Re-render from this JSON file instead of measuring. */
   readonly render: string | undefined;
+  /**
+   * The client CPU section (bench/cpuSection.ts): measured with the rest ("with"), not at all
+   * (`--no-cpu`), or alone (`--cpu-only`: spliced into the existing BENCHMARKS.md).
+   */
+  readonly cpu: "with" | "skip" | "only";
 }
 
 /** Parses the flags (see the module comment). */
@@ -87,6 +95,8 @@ export const parseOptions = (args: ReadonlyArray<string>): Options => {
     "--out",
     "--json",
     "--render",
+    "--cpu-only",
+    "--no-cpu",
   ]);
   for (const a of args) {
     if (a.startsWith("--") && !known.has(a)) throw new Error(`unknown flag ${a}`);
@@ -124,6 +134,7 @@ export const parseOptions = (args: ReadonlyArray<string>): Options => {
     out,
     json: value("--json"),
     render: value("--render"),
+    cpu: args.includes("--cpu-only") ? "only" : args.includes("--no-cpu") ? "skip" : "with",
   };
 };
 
@@ -296,7 +307,13 @@ export const bench = async (options: Options): Promise<Results> => {
     heats.push(await run(heat({ shards, messages: options.heatMessages })));
     log(`heat measured for ${shards} shard(s)`);
   }
+  let cpu: CpuSectionResults | undefined;
+  if (options.cpu === "with") {
+    log("client CPU section");
+    cpu = await measureCpuSection(options.quick);
+  }
   return {
+    ...(cpu === undefined ? {} : { cpu }),
     date: new Date().toISOString(),
     quick: options.quick,
     runs: options.runs,
@@ -314,8 +331,31 @@ export const bench = async (options: Options): Promise<Results> => {
   };
 };
 
+/** Replaces (or appends) the client CPU section of a BENCHMARKS.md. */
+const spliceCpuSection = (document: string, section: string): string => {
+  const at = document.indexOf("## Client CPU per message");
+  if (at < 0) return `${document.trimEnd()}\n\n${section}`;
+  const next = document.indexOf("\n## ", at + 1);
+  return document.slice(0, at) + section + (next < 0 ? "" : document.slice(next + 1));
+};
+
 const main = async () => {
   const options = parseOptions(Deno.args);
+  if (options.cpu === "only") {
+    const section = cpuMarkdown(await measureCpuSection(options.quick));
+    console.log(section);
+    if (options.out !== undefined) {
+      const current = await Deno.readTextFile(options.out.markdown).catch(() => "# Benchmarks\n");
+      await Deno.writeTextFile(options.out.markdown, spliceCpuSection(current, section));
+      await new Deno.Command(Deno.execPath(), {
+        args: ["fmt", "--quiet", options.out.markdown],
+        stdout: "null",
+        stderr: "inherit",
+      }).output();
+      log(`wrote the client CPU section of ${options.out.markdown}`);
+    }
+    return;
+  }
   const results: Results = options.render !== undefined
     ? JSON.parse(await Deno.readTextFile(options.render))
     : await bench(options);
@@ -334,7 +374,11 @@ const main = async () => {
     for (const file of [options.out.markdown, options.out.svg]) {
       await Deno.mkdir(file.slice(0, file.lastIndexOf("/")) || ".", { recursive: true });
     }
-    await Deno.writeTextFile(options.out.markdown, markdown(results, { loadWarning }));
+    const cpu = (results as Results & { cpu?: CpuSectionResults }).cpu;
+    await Deno.writeTextFile(
+      options.out.markdown,
+      markdown(results, { loadWarning }) + (cpu === undefined ? "" : `\n${cpuMarkdown(cpu)}`),
+    );
     await Deno.writeTextFile(options.out.svg, svgChart(results));
     // The repository's `deno fmt --check` covers Markdown and SVG: write them formatted.
     await new Deno.Command(Deno.execPath(), {

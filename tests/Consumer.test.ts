@@ -472,6 +472,29 @@ test("a handler that interrupts itself fails (retried with backoff), it is not a
     });
   }));
 
+test("a fiber the handler forked and left running is interrupted when it ends, before the ack", () =>
+  Effect.gen(function* () {
+    const queue = yield* makeQueue();
+    const seen: Array<string> = [];
+    const consumer = yield* Consumer.run(queue, () =>
+      Effect.gen(function* () {
+        const started = yield* Deferred.make<void>();
+        yield* Effect.fork(
+          Effect.zipRight(Deferred.succeed(started, undefined), Effect.never).pipe(
+            Effect.onInterrupt(() =>
+              Effect.map(Effect.orDie(queue.get("forks")), (m) =>
+                void seen.push(Option.isSome(m) ? "interrupted before the ack" : "after the ack"))
+            ),
+          ),
+        );
+        yield* Deferred.await(started);
+      }));
+    const rec = yield* record(consumer);
+    yield* queue.send({ n: 1 }, { id: "forks" });
+    yield* waitFor(rec, count("Succeeded", 1));
+    assert.deepEqual(seen, ["interrupted before the ack"]);
+  }));
+
 test("timeout: a handler that runs too long is interrupted and retried as a failure", () =>
   Effect.gen(function* () {
     const queue = yield* makeQueue();

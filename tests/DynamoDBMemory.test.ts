@@ -233,6 +233,13 @@ Deno.test("valueSize and itemSize match DynamoDB's sizing of every type", () => 
   }
   assert.equal(utf8Length("aé😀\uFF61"), 1 + 2 + 4 + 3);
   assert.equal(utf8Length("\uD800"), 3); // a lone surrogate, as its replacement character
+  // Long strings (an ASCII run is counted apart): the bytes TextEncoder writes.
+  const encoder = new TextEncoder();
+  for (const tail of ["", "é", "😀", "\uD800", "\uDC00x", "\x7F", "\x80", "é😀\uFF61"]) {
+    for (const s of ["x".repeat(40) + tail, tail + "x".repeat(40), "x".repeat(20) + tail + "y"]) {
+      assert.equal(utf8Length(s), encoder.encode(s).length, Deno.inspect(s));
+    }
+  }
   // pk (2 + 1) + sk (2 + 1) + é (2 + 1) + n (1 + 2) + d (1 + 3)
   assert.equal(itemSize({ pk: "a", sk: "b", "é": "x", n: 12, d: [] }), 16);
   assert.equal(itemSize({}), 0);

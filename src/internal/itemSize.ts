@@ -17,6 +17,8 @@
  */
 import type { AttributeValue, Item } from "../services/DynamoDB.ts";
 
+const NOT_ASCII = /[\u0080-\uffff]/;
+
 /**
  * The number of bytes of a string in UTF-8. A lone surrogate counts as 3 bytes, as its
  * replacement character does when the string is encoded.
@@ -25,8 +27,12 @@ import type { AttributeValue, Item } from "../services/DynamoDB.ts";
  * @category sizes
  */
 export const utf8Length = (s: string): number => {
-  let bytes = 0;
-  for (let i = 0; i < s.length; i++) {
+  // A long string: ASCII up to the first other character, one byte each, found by the regex
+  // engine (several times faster than the loop below, which then counts only the rest).
+  const first = s.length < 32 ? 0 : s.search(NOT_ASCII);
+  if (first === -1) return s.length;
+  let bytes = first;
+  for (let i = first; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
@@ -50,6 +56,23 @@ export const utf8Length = (s: string): number => {
  */
 export const numberSize = (n: number): number => {
   if (n === 0) return 1;
+  if (Number.isSafeInteger(n)) {
+    // The common case (times, counts), without going through the decimal text: the digits
+    // after dropping trailing zeros are the significant ones.
+    let a = Math.abs(n);
+    let zeros = 0;
+    while (a % 10 === 0) {
+      a /= 10;
+      zeros++;
+    }
+    let digits = 1;
+    while (a >= 10) {
+      a = Math.floor(a / 10);
+      digits++;
+    }
+    const magnitude = digits + zeros - 1;
+    return 1 + Math.ceil((digits + (magnitude % 2 === 0 ? 1 : 0)) / 2) + (n < 0 ? 1 : 0);
+  }
   const text = String(Math.abs(n)).toLowerCase();
   const [coefficient = "", exponentText] = text.split("e");
   const exponent = exponentText === undefined ? 0 : Number(exponentText);
@@ -85,9 +108,9 @@ export const valueSize = (value: AttributeValue): number => {
     return size;
   }
   let size = 3;
-  for (
-    const [name, element] of Object.entries(value as { [key: string]: AttributeValue | undefined })
-  ) {
+  const map = value as { [key: string]: AttributeValue | undefined };
+  for (const name of Object.keys(map)) {
+    const element = map[name];
     if (element !== undefined) size += 1 + utf8Length(name) + valueSize(element);
   }
   return size;
@@ -109,9 +132,9 @@ export const valueSize = (value: AttributeValue): number => {
  */
 export const itemSize = (item: Item): number => {
   let size = 0;
-  for (
-    const [name, value] of Object.entries(item as { [key: string]: AttributeValue | undefined })
-  ) {
+  const attributes = item as { [key: string]: AttributeValue | undefined };
+  for (const name of Object.keys(attributes)) {
+    const value = attributes[name];
     if (value !== undefined) size += utf8Length(name) + valueSize(value);
   }
   return size;

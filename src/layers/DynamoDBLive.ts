@@ -47,6 +47,7 @@ import {
   endpointProblem,
   givenEndpoint,
   useLocalCredentials,
+  withCachedUserAgent,
 } from "../internal/live/options.ts";
 import { documentClientOf, makeService } from "../internal/live/service.ts";
 
@@ -170,7 +171,7 @@ export const make = (
     if (problem !== undefined) return yield* invalid("endpoint", problem);
     const local = useLocalCredentials(options, endpoint, yield* credentialsInEnv);
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => new DynamoDBClient(clientConfigOf(options, local))),
+      Effect.sync(() => new DynamoDBClient(withCachedUserAgent(clientConfigOf(options, local)))),
       // The document client's own destroy() is a no-op: the raw client owns the sockets.
       (client) => Effect.sync(() => client.destroy()),
     );

@@ -197,7 +197,9 @@ const makeService = (options: MemoryOptions): DynamoDB => {
           const current = read(state, target);
           if (!holds(condition, current)) throw new ConditionFalse(table, target.key);
           remove(state, target);
-          return current === undefined ? undefined : copyItemOut(current);
+          return current === undefined || options?.returnOld === false
+            ? undefined
+            : copyItemOut(current);
         })
       ),
 

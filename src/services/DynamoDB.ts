@@ -406,11 +406,18 @@ export interface DynamoDB {
       readonly itemOnConditionFailure?: boolean | undefined;
     },
   ) => Effect.Effect<Item, ConditionFailed | DynamoDBError>;
-  /** `DeleteItem`; returns the deleted item, or `undefined` when there was none. */
+  /**
+   * `DeleteItem`; returns the deleted item, or `undefined` when there was none. With
+   * `returnOld: false` it returns `undefined` always, and the item is not sent back at all
+   * (`ReturnValues: NONE`): for a caller that does not read it.
+   */
   readonly delete: (
     table: string,
     key: Key,
-    options?: { readonly condition?: Condition | undefined },
+    options?: {
+      readonly condition?: Condition | undefined;
+      readonly returnOld?: boolean | undefined;
+    },
   ) => Effect.Effect<Item | undefined, ConditionFailed | DynamoDBError>;
   /** One page of a `Query`. */
   readonly query: (table: string, query: Query) => Effect.Effect<QueryPage, DynamoDBError>;

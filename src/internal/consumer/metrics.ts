@@ -6,6 +6,8 @@
  * Invariants: every update goes through the tagged set of {@linkcode forQueue}, so each series
  * carries `queue`. Makes no Queue or DynamoDB calls.
  */
+import * as Effect from "effect/Effect";
+import * as FiberRef from "effect/FiberRef";
 import * as Metric from "effect/Metric";
 import * as MetricBoundaries from "effect/MetricBoundaries";
 
@@ -86,3 +88,17 @@ export const forQueue = (name: string): Metrics => {
     queueLag: histogram(queueLag),
   };
 };
+
+/**
+ * Updates several metrics in one step of the fiber: `update(metric, input)` does what
+ * `Metric.update(metric, input)` does (`Metric.increment` is an update by 1), the fiber's metric
+ * labels read once for all of them.
+ */
+export const updateMetrics = (
+  f: (update: <T, In, Out>(metric: Metric.Metric<T, In, Out>, input: In) => void) => void,
+): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => {
+    const labels = fiber.getFiberRef(FiberRef.currentMetricLabels);
+    f((metric, input) => metric.unsafeUpdate(input, labels));
+    return Effect.void;
+  });

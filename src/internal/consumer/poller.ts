@@ -25,6 +25,7 @@ import * as Tracer from "effect/Tracer";
 import type { DynamoDBError, InvalidOptions } from "../../Errors.ts";
 import { equalJitter } from "../backoff.ts";
 import { call, type Shape } from "./call.ts";
+import { updateMetrics } from "./metrics.ts";
 import { RELEASE } from "./outcome.ts";
 import { settle } from "./settle.ts";
 import { type Env, freeSlot, isTransient, LOG_ANNOTATIONS, takeSlot } from "./state.ts";
@@ -77,16 +78,21 @@ const claimOnce = <A, X, E, R>(
       }
       if (messages.length === 0) return deadLettered.length === 0 ? EMPTY : CLAIMED;
       const now = yield* Clock.currentTimeMillis;
-      for (const message of messages) {
-        const lagMillis = Math.max(0, now - message.sentAt);
-        yield* Metric.increment(metrics.received);
-        yield* Metric.update(metrics.queueLag, lagMillis);
+      const lags = messages.map((message) => Math.max(0, now - message.sentAt));
+      yield* updateMetrics((update) => {
+        for (const lagMillis of lags) {
+          update(metrics.received, 1);
+          update(metrics.queueLag, lagMillis);
+        }
+      });
+      for (let i = 0; i < messages.length; i++) {
+        const message = messages[i]!;
         yield* emit({
           _tag: "Received",
           queue: name,
           messageId: message.id,
           receives: message.receives,
-          lagMillis,
+          lagMillis: lags[i]!,
         });
       }
       if (env.state.intake === "closed") {

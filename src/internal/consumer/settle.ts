@@ -19,6 +19,8 @@ import { fullJitter } from "../backoff.ts";
 import type { ReceivedMessage } from "../../schema/Message.ts";
 import type { Outcome } from "../../services/Consumer.ts";
 import type { FailureInfo } from "../../services/Queue.ts";
+import { withSpan } from "../span.ts";
+import { updateMetrics } from "./metrics.ts";
 import { retryDelay } from "./outcome.ts";
 import { type Env, isTransient, type Lease } from "./state.ts";
 
@@ -28,16 +30,29 @@ const SETTLE_RETRIES = 4;
 /** What is recorded for an outcome that came without a reason (`explain` normally fills it). */
 const unexplained = (tag: string): FailureInfo => ({ tag, message: "no reason given" });
 
-/** Retries a settle write on transient errors only; anything else fails at once. */
+/**
+ * Retries a settle write on transient errors only; anything else fails at once. The retry
+ * schedule is built only once a first attempt has failed transiently (a write that succeeds,
+ * almost every one, pays nothing for it); that failure then counts as the schedule's first, so
+ * the delays and the number of attempts are those of `Effect.retry(write, …)`.
+ */
 const withSettleRetries = <Y, F extends { readonly _tag: string }>(
   write: Effect.Effect<Y, F>,
 ): Effect.Effect<Y, F> =>
-  Effect.retry(write, {
-    schedule: Schedule.exponential("100 millis", 2).pipe(
-      Schedule.jittered,
-      Schedule.intersect(Schedule.recurs(SETTLE_RETRIES)),
-    ),
-    while: isTransient,
+  Effect.catchIf(write, isTransient, (first) => {
+    let replayed = false;
+    const again = Effect.suspend(() => {
+      if (replayed) return write;
+      replayed = true;
+      return Effect.fail(first);
+    });
+    return Effect.retry(again, {
+      schedule: Schedule.exponential("100 millis", 2).pipe(
+        Schedule.jittered,
+        Schedule.intersect(Schedule.recurs(SETTLE_RETRIES)),
+      ),
+      while: isTransient,
+    });
   });
 
 const onLeaseLost = <A, E>(
@@ -92,7 +107,7 @@ export const settle = <A, E>(
             ),
           ),
       }),
-      Effect.withSpan("DynamoMQ.settle", {
+      withSpan("DynamoMQ.settle", {
         attributes: {
           "messaging.system": "dynamomq",
           "messaging.destination.name": name,
@@ -128,7 +143,7 @@ export const settle = <A, E>(
         "ack",
         queue.ack(message),
         Effect.zipRight(
-          Metric.increment(metrics.succeeded),
+          updateMetrics((update) => update(metrics.succeeded, 1)),
           emit({
             _tag: "Succeeded",
             queue: name,

@@ -28,6 +28,7 @@ import type {
 } from "../../services/Consumer.ts";
 import type { Queue } from "../../services/Queue.ts";
 import type { Shape } from "./call.ts";
+import { makeHeartbeats } from "./heartbeat.ts";
 import { forQueue } from "./metrics.ts";
 import { poller } from "./poller.ts";
 import { settings } from "./settings.ts";
@@ -58,9 +59,17 @@ export const start = <A, X, E, R>(
       state,
       capacity: yield* Effect.makeLatch(true),
       calls: yield* FiberSet.make<void, never>(),
+      heartbeats: config.heartbeatMillis === undefined
+        ? undefined
+        : makeHeartbeats(queue, config.visibilityMillis, config.heartbeatMillis),
       emit: (event) => Effect.asVoid(PubSub.publish(pubsub, event)),
     };
 
+    // Forked before the shutdown finalizer is registered, so it is interrupted only after the
+    // shutdown has settled every call (finalizers run in reverse order).
+    if (env.heartbeats !== undefined) {
+      yield* Effect.forkIn(Effect.interruptible(env.heartbeats.run), scope);
+    }
     const pollFiber = yield* Effect.forkIn(poller(env, shape), scope);
 
     const shutdown: Effect.Effect<void> = Effect.gen(function* () {

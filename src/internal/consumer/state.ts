@@ -14,6 +14,7 @@ import type { DynamoDBError, LeaseLost } from "../../Errors.ts";
 import type { ReceivedMessage } from "../../schema/Message.ts";
 import type { ConsumerEvent, StoppedEvent } from "../../services/Consumer.ts";
 import type { Queue } from "../../services/Queue.ts";
+import type { Heartbeats } from "./heartbeat.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Settings } from "./settings.ts";
 
@@ -60,6 +61,8 @@ export interface Env<A, E> {
    * poller must not take in-flight handlers down with it.
    */
   readonly calls: FiberSet.FiberSet<void, never>;
+  /** The consumer's heartbeat (one fiber for all its leases); `undefined`: no heartbeat. */
+  readonly heartbeats: Heartbeats<A> | undefined;
   readonly emit: (event: ConsumerEvent) => Effect.Effect<void>;
 }
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, type DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
 import * as Redacted from "effect/Redacted";
 import type { DynamoDBLiveOptions } from "../../layers/DynamoDBLive.ts";
 import { isLoopbackUrl } from "../loopback.ts";
@@ -86,4 +86,35 @@ export const clientConfigOf = (
     config.credentials = { ...LOCAL_CREDENTIALS };
   }
   return config;
+};
+
+/**
+ * A client configuration whose default user agent is computed once. The SDK's provider builds it
+ * afresh for every request, reading the OS release each time (a system call); for a long-lived
+ * client none of its parts change. A provider the caller configured
+ * (`clientConfig.defaultUserAgentProvider`) is cached the same way; a failed one is asked again.
+ * The SDK's own provider is taken from a client that is never used (its construction is lazy).
+ */
+export const withCachedUserAgent = (config: DynamoDBClientConfig): DynamoDBClientConfig => {
+  let provide = config.defaultUserAgentProvider;
+  if (provide === undefined) {
+    const probe = new DynamoDBClient({ region: "us-east-1" });
+    provide = probe.config.defaultUserAgentProvider;
+    probe.destroy();
+  }
+  const inner = provide;
+  let cached: ReturnType<typeof inner> | undefined;
+  return {
+    ...config,
+    defaultUserAgentProvider: () => {
+      if (cached === undefined) {
+        const p = inner();
+        cached = p;
+        p.catch(() => {
+          if (cached === p) cached = undefined;
+        });
+      }
+      return cached;
+    },
+  };
 };

@@ -13,7 +13,14 @@ import type { Item, Key, Query, QueryPage, SortKeyCondition } from "../../servic
 import { holds, ORDERING, prepareCondition } from "./conditions.ts";
 import { invalid } from "./failures.ts";
 import { MAX_PAGE_BYTES } from "./limits.ts";
-import { type IndexState, project, visibleEntries } from "./secondaryIndex.ts";
+import {
+  compareEntries,
+  firstNotBefore,
+  type IndexEntry,
+  type IndexState,
+  project,
+  visibleEntries,
+} from "./secondaryIndex.ts";
 import { emptyKeyValue, findTable, type TableState } from "./tables.ts";
 import { attr, compareStrings, copyItemOut, define } from "./values.ts";
 
@@ -25,7 +32,15 @@ const keyTypeMismatch = (): never =>
 interface CheckedSort {
   readonly attribute: string;
   readonly test: (value: string) => boolean;
+  /**
+   * The values a sort condition selects are contiguous in sort key order: `below` holds for the
+   * values before them, `above` for those after.
+   */
+  readonly below: (value: string) => boolean;
+  readonly above: (value: string) => boolean;
 }
+
+const never = (): boolean => false;
 
 const checkKeyConditionValue = (attribute: string, value: unknown): string => {
   if (typeof value !== "string") return keyTypeMismatch();
@@ -43,6 +58,16 @@ const checkSortCondition = (attribute: string, condition: SortKeyCondition): Che
       }
       return {
         attribute,
+        below: op === "<" || op === "<="
+          ? never
+          : op === ">"
+          ? (v) => compareStrings(v, value) <= 0
+          : (v) => compareStrings(v, value) < 0,
+        above: op === ">" || op === ">="
+          ? never
+          : op === "<"
+          ? (v) => compareStrings(v, value) >= 0
+          : (v) => compareStrings(v, value) > 0,
         test: (v) => {
           const c = compareStrings(v, value);
           return op === "="
@@ -67,12 +92,19 @@ const checkSortCondition = (attribute: string, condition: SortKeyCondition): Che
       }
       return {
         attribute,
+        below: (v) => compareStrings(v, low) < 0,
+        above: (v) => compareStrings(v, high) > 0,
         test: (v) => compareStrings(v, low) >= 0 && compareStrings(v, high) <= 0,
       };
     }
     case "BeginsWith": {
       const prefix = checkKeyConditionValue(attribute, condition.prefix);
-      return { attribute, test: (v) => v.startsWith(prefix) };
+      return {
+        attribute,
+        below: (v) => !v.startsWith(prefix) && compareStrings(v, prefix) < 0,
+        above: (v) => !v.startsWith(prefix) && compareStrings(v, prefix) > 0,
+        test: (v) => v.startsWith(prefix),
+      };
     }
   }
 };
@@ -145,35 +177,27 @@ export const query = (
   }
 
   // The entries of the partition in index order: sort key, then (for an index, whose sort
-  // keys need not be unique) the table key.
-  type Entry = { readonly item: Item; readonly position: ReadonlyArray<string> };
-  const entries: Array<Entry> = [];
+  // keys need not be unique) the table key. An index keeps its partitions ordered; a table
+  // partition (one message's items, in the queue's use) is sorted here.
+  let entries: ReadonlyArray<IndexEntry>;
   if (index === undefined) {
+    const sorted: Array<IndexEntry> = [];
     for (const [sk, item] of table.partitions.get(partitionValue) ?? []) {
-      entries.push({ item, position: [sk] });
+      sorted.push({ partition: partitionValue, isk: sk, pk: "", sk: "", item });
     }
+    sorted.sort(compareEntries);
+    entries = sorted;
   } else {
-    for (const item of visibleEntries(index, partitionValue)) {
-      entries.push({
-        item,
-        position: [
-          attr(item, index.sortKey) as string,
-          attr(item, table.partitionKey) as string,
-          attr(item, table.sortKey) as string,
-        ],
-      });
-    }
+    entries = visibleEntries(index, partitionValue);
   }
-  const comparePositions = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): number => {
-    for (let i = 0; i < a.length; i++) {
-      const c = compareStrings(a[i]!, b[i]!);
-      if (c !== 0) return c;
-    }
-    return 0;
-  };
-  const direction = q.ascending === false ? -1 : 1;
-  let selected = entries.filter((e) => sort === undefined || sort.test(e.position[0]!));
-  selected.sort((a, b) => direction * comparePositions(a.position, b.position));
+  const ascending = q.ascending !== false;
+  // [from, to): the entries the sort condition selects.
+  let from = 0;
+  let to = entries.length;
+  if (sort !== undefined) {
+    from = firstNotBefore(entries, (e) => sort.below(e.isk));
+    to = firstNotBefore(entries, (e) => !sort.above(e.isk), from);
+  }
 
   if (q.startKey !== undefined) {
     const start = q.startKey;
@@ -201,17 +225,22 @@ export const query = (
       invalid("The provided starting key does not match the range key predicate");
     }
     const startPosition = index === undefined
-      ? [value(table.sortKey)]
-      : [value(index.sortKey), value(table.partitionKey), value(table.sortKey)];
+      ? { isk: value(table.sortKey), pk: "", sk: "" }
+      : { isk: value(index.sortKey), pk: value(table.partitionKey), sk: value(table.sortKey) };
     // Exclusive: continue after the start position, whether or not an item is there.
-    selected = selected.filter((e) => direction * comparePositions(e.position, startPosition) > 0);
+    if (ascending) {
+      from = firstNotBefore(entries, (e) => compareEntries(e, startPosition) <= 0, from, to);
+    } else {
+      to = firstNotBefore(entries, (e) => compareEntries(e, startPosition) < 0, from, to);
+    }
   }
 
   const items: Array<Item> = [];
   let evaluated = 0;
   let bytes = 0;
   let lastKey: Key | undefined;
-  for (const entry of selected) {
+  for (let i = ascending ? from : to - 1; ascending ? i < to : i >= from; ascending ? i++ : i--) {
+    const entry = entries[i]!;
     const entryItem = project(index, entry.item);
     evaluated += 1;
     bytes += itemSize(entryItem);

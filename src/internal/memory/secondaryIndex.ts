@@ -7,9 +7,11 @@
  * order they were made.
  *
  * The rest of the layer reaches the entries only through `changeEntry` (writes), `visibleEntries`
- * and `project` (queries). How they are kept — today an unordered map per index partition, which
- * every query sorts in query.ts — is this module's business: keeping them ordered instead would
- * touch only this module and that sort.
+ * and `project` (queries). Each index partition is kept ordered as queries read it (index sort
+ * key, then table key), in a sorted array: a change costs a binary search and one splice, and a
+ * query finds its range by binary search instead of copying and sorting the partition. Pending
+ * changes (with index lag) are kept ordered by when they become visible, so settling takes a
+ * prefix.
  *
  * @module
  */
@@ -20,7 +22,7 @@ import type { AttributeValue, IndexDefinition, Item } from "../../services/Dynam
 import { seededRandom } from "../seededRandom.ts";
 import { invalid } from "./failures.ts";
 import { checkDefinitionName, checkTableName } from "./limits.ts";
-import { attr, define } from "./values.ts";
+import { attr, compareStrings, define } from "./values.ts";
 
 /**
  * The index lag of one memory store, shared by all its indexes: one PRNG and one sequence, so a
@@ -73,15 +75,51 @@ export interface IndexState {
   readonly projected: ReadonlySet<string> | undefined;
   /** The store's index lag. */
   readonly indexLag: IndexLag;
-  /** Index partition value → table key id → item: what queries see. */
-  readonly partitions: Map<string, Map<string, Item>>;
-  /** Table key id → the index partition its visible entry is in. */
-  readonly located: Map<string, string>;
-  /** With index lag: the changes not yet visible, in the order they were made. */
-  pending: Array<PendingEntry>;
+  /** Index partition value → its entries in index order: what queries see. */
+  readonly partitions: Map<string, Array<IndexEntry>>;
+  /** Table key id → its visible entry. */
+  readonly located: Map<string, IndexEntry>;
+  /** With index lag: the changes not yet visible, ordered by when they become visible. */
+  readonly pending: Array<PendingEntry>;
   /** With index lag: table key id → when its latest pending change becomes visible. */
   readonly lastDue: Map<string, number>;
 }
+
+/**
+ * One visible index entry: the item and its position in index order (index sort key, then the
+ * table key; a table query uses the sort key alone, with `pk` and `sk` empty).
+ */
+export interface IndexEntry {
+  readonly partition: string;
+  readonly isk: string;
+  readonly pk: string;
+  readonly sk: string;
+  readonly item: Item;
+}
+
+/** Index order: the index sort key, then the table key, each by UTF-8 bytes. */
+export const compareEntries = (
+  a: { readonly isk: string; readonly pk: string; readonly sk: string },
+  b: { readonly isk: string; readonly pk: string; readonly sk: string },
+): number =>
+  compareStrings(a.isk, b.isk) || compareStrings(a.pk, b.pk) || compareStrings(a.sk, b.sk);
+
+/** The first index of a sorted array at which `before` no longer holds (binary search). */
+export const firstNotBefore = <T>(
+  entries: ReadonlyArray<T>,
+  before: (entry: T) => boolean,
+  from = 0,
+  to = entries.length,
+): number => {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(entries[mid]!)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+};
 
 /** An index change waiting out the index lag: the item's new entry, or its removal. */
 interface PendingEntry {
@@ -89,6 +127,7 @@ interface PendingEntry {
   readonly seq: number;
   readonly id: string;
   readonly item: Item | undefined;
+  readonly tableKey: { readonly pk: string; readonly sk: string };
 }
 
 /** Validates an index definition of a table and makes the empty index. */
@@ -137,66 +176,100 @@ export const makeIndex = (
   };
 };
 
-/** Shows or hides one item's entry in an index's visible view. */
-const applyEntry = (index: IndexState, id: string, item: Item | undefined): void => {
+/** Shows or hides one item's entry in an index's visible view, keeping each partition ordered. */
+const applyEntry = (
+  index: IndexState,
+  id: string,
+  item: Item | undefined,
+  tableKey: { readonly pk: string; readonly sk: string },
+): void => {
   const old = index.located.get(id);
+  let ipk: unknown;
+  let isk: unknown;
+  if (item !== undefined) {
+    ipk = attr(item, index.partitionKey);
+    isk = attr(item, index.sortKey);
+  }
+  // Sparse: an item lacking either index key is not in the index.
+  const present = typeof ipk === "string" && typeof isk === "string";
   if (old !== undefined) {
-    const partition = index.partitions.get(old);
-    partition?.delete(id);
-    if (partition?.size === 0) index.partitions.delete(old);
+    const entries = index.partitions.get(old.partition)!;
+    const at = firstNotBefore(entries, (e) => compareEntries(e, old) < 0);
+    if (present && old.partition === ipk && old.isk === isk) {
+      // Same position: replace in place.
+      const entry: IndexEntry = { ...old, item: item! };
+      entries[at] = entry;
+      index.located.set(id, entry);
+      return;
+    }
+    entries.splice(at, 1);
+    if (entries.length === 0) index.partitions.delete(old.partition);
     index.located.delete(id);
   }
-  if (item === undefined) return;
-  const ipk = attr(item, index.partitionKey);
-  // Sparse: an item lacking either index key is not in the index.
-  if (typeof ipk !== "string" || typeof attr(item, index.sortKey) !== "string") return;
-  let entries = index.partitions.get(ipk);
+  if (!present) return;
+  const entry: IndexEntry = {
+    partition: ipk as string,
+    isk: isk as string,
+    pk: tableKey.pk,
+    sk: tableKey.sk,
+    item: item!,
+  };
+  const entries = index.partitions.get(entry.partition);
   if (entries === undefined) {
-    entries = new Map();
-    index.partitions.set(ipk, entries);
+    index.partitions.set(entry.partition, [entry]);
+  } else {
+    // Appends (a later sort key) are the common case: check the end first.
+    const last = entries[entries.length - 1]!;
+    if (compareEntries(last, entry) < 0) entries.push(entry);
+    else entries.splice(firstNotBefore(entries, (e) => compareEntries(e, entry) < 0), 0, entry);
   }
-  entries.set(id, item);
-  index.located.set(id, ipk);
+  index.located.set(id, entry);
 };
 
 /**
  * Records the new entry of the item with table key id `id` (`undefined`: the item is gone): at
  * once, or after the index lag.
  */
-export const changeEntry = (index: IndexState, id: string, item: Item | undefined): void => {
+export const changeEntry = (
+  index: IndexState,
+  id: string,
+  item: Item | undefined,
+  tableKey: { readonly pk: string; readonly sk: string },
+): void => {
   const indexLag = index.indexLag;
   if (indexLag.lag === 0) {
-    applyEntry(index, id, item);
+    applyEntry(index, id, item, tableKey);
     return;
   }
   const delay = indexLag.random === undefined ? indexLag.lag : indexLag.random() * indexLag.lag;
   // One item's changes become visible in the order they were made.
   const due = Math.max(indexLag.now + delay, index.lastDue.get(id) ?? -Infinity);
   index.lastDue.set(id, due);
-  index.pending.push({ due, seq: indexLag.sequence++, id, item });
+  const change: PendingEntry = { due, seq: indexLag.sequence++, id, item, tableKey };
+  const pending = index.pending;
+  const last = pending[pending.length - 1];
+  if (last === undefined || last.due <= due) pending.push(change);
+  else pending.splice(firstNotBefore(pending, (p) => p.due <= due), 0, change);
 };
 
 /** Makes visible every index change whose lag has passed, in the order they became due. */
 const settle = (index: IndexState): void => {
+  const pending = index.pending;
+  if (pending.length === 0) return;
   const now = index.indexLag.now;
-  if (index.pending.length === 0) return;
-  const due = index.pending.filter((p) => p.due <= now);
-  if (due.length === 0) return;
-  index.pending = index.pending.filter((p) => p.due > now);
-  due.sort((a, b) => a.due - b.due || a.seq - b.seq);
-  for (const p of due) {
-    applyEntry(index, p.id, p.item);
+  // Ordered by due time, then by sequence (equal due times keep the order they were made in).
+  const count = firstNotBefore(pending, (p) => p.due <= now);
+  if (count === 0) return;
+  for (const p of pending.splice(0, count)) {
+    applyEntry(index, p.id, p.item, p.tableKey);
     if (index.lastDue.get(p.id) === p.due) index.lastDue.delete(p.id);
   }
 };
 
-/**
- * The items of one index partition a query sees now, in no particular order (the query sorts
- * them).
- */
-export const visibleEntries = (index: IndexState, partition: string): Iterable<Item> => {
+/** The entries of one index partition a query sees now, in index order (do not modify). */
+export const visibleEntries = (index: IndexState, partition: string): ReadonlyArray<IndexEntry> => {
   settle(index);
-  return index.partitions.get(partition)?.values() ?? [];
+  return index.partitions.get(partition) ?? [];
 };
 
 /** What an index entry holds: the table and index keys plus the projected attributes. */

@@ -234,7 +234,7 @@ export const read = (table: TableState, target: TableKey): Item | undefined =>
 /** Records an item's new index entries (or their removal). */
 const indexChange = (table: TableState, target: TableKey, item: Item | undefined): void => {
   const id = keyId(target.pk, target.sk);
-  for (const index of table.indexes.values()) changeEntry(index, id, item);
+  for (const index of table.indexes.values()) changeEntry(index, id, item, target);
 };
 
 /** Deletes the item with that key, if any, and its index entries. */

@@ -141,12 +141,14 @@ export const makeCatalogReport = <A>(ctx: QueueContext<A>): CatalogReport => {
     });
 
   return {
+    // The clock is read only to start a report window (at the first ack counted).
     countCompleted: (n) =>
-      Effect.flatMap(now, (t) =>
-        Effect.sync(() => {
-          state.unreported += n;
+      Effect.suspend(() => {
+        state.unreported += n;
+        return state.reportWindowStart !== undefined ? Effect.void : Effect.map(now, (t) => {
           state.reportWindowStart ??= t;
-        })),
+        });
+      }),
     // Almost every request has nothing due and costs one clock read: no fiber is forked for it.
     withCatalog: (effect) =>
       Effect.flatMap(

@@ -38,6 +38,8 @@ import * as Exit from "effect/Exit";
 import * as Random from "effect/Random";
 import { type DynamoDBError, MaxReceivesExceeded, UndecodableMessage } from "../../Errors.ts";
 import { parseItem } from "../envelope.ts";
+import { forEachConcurrent } from "../fanOut.ts";
+import { withSpan } from "../span.ts";
 import {
   GROUP_NAME,
   GROUP_SK,
@@ -456,7 +458,7 @@ export const makeReceive = <A>(
         Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : releaseHeld(ctx, held)),
       );
     }).pipe(
-      Effect.withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }),
+      withSpan("DynamoMQ.receive", { kind: "consumer", attributes: attrs }),
       withCatalog,
     );
 
@@ -516,11 +518,10 @@ export const makeReceive = <A>(
             candidates = candidates.slice(wave.length);
             // Each claim stands alone: one failing (throttled, say) must not throw away the
             // messages the others claimed, which would then sit in flight with no holder.
-            const outcomes = yield* Effect.forEach(
+            const outcomes = yield* forEachConcurrent(
               wave,
               (c) =>
                 Effect.either(claim(ctx, c, tc, visibility, held)),
-              { concurrency: "unbounded" },
             );
             for (const o of outcomes) {
               if (Either.isLeft(o)) {

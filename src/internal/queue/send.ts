@@ -49,6 +49,7 @@ import {
 import { gzip } from "../compression.ts";
 import { LIFETIME_HEADROOM, parseItem } from "../envelope.ts";
 import { itemSize, utf8Length } from "../itemSize.ts";
+import { withSpan } from "../span.ts";
 import {
   deadPartition,
   GROUP_NAME,
@@ -417,7 +418,7 @@ export const makeSend = <A>(
   const send: Queue<A>["send"] = (body, options) =>
     Effect.flatMap(now, (t) => prepare(ctx, body, options, t)).pipe(
       Effect.flatMap((p) => putPrepared(ctx, p)),
-      Effect.withSpan("DynamoMQ.send", { kind: "producer", attributes: attrs }),
+      withSpan("DynamoMQ.send", { kind: "producer", attributes: attrs }),
       withCatalog,
     );
 
@@ -452,7 +453,7 @@ export const makeSend = <A>(
         { concurrency: 16 },
       );
     }).pipe(
-      Effect.withSpan("DynamoMQ.sendBatch", { kind: "producer", attributes: attrs }),
+      withSpan("DynamoMQ.sendBatch", { kind: "producer", attributes: attrs }),
       withCatalog,
     );
 

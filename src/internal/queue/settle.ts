@@ -42,6 +42,7 @@ import * as Either from "effect/Either";
 import { type ConditionFailed, type DynamoDBError, LeaseLost } from "../../Errors.ts";
 import { appendAttempt, attemptsItem } from "../envelope.ts";
 import { ACK_TOMBSTONE_MILLIS, indexSortKey, messageKey, TTL_ATTRIBUTE } from "../keys.ts";
+import { withSpan } from "../span.ts";
 import type { ReceivedMessage } from "../../schema/Message.ts";
 import {
   and,
@@ -205,7 +206,7 @@ export const makeSettle = <A>(
       const w = ackWrite(ctx, message, t);
       const write = w._tag === "Update"
         ? db.update(w.table, w.key, w.update, { condition: w.condition })
-        : db.delete(w.table, w.key, { condition: w.condition });
+        : db.delete(w.table, w.key, { condition: w.condition, returnOld: false });
       if (message.group !== undefined) return ackGrouped(message, write);
       // Gone, or the tombstone this ack wrote: the ack applied.
       return fencedOwn(ctx, message, "ack", write, (item) =>
@@ -213,7 +214,7 @@ export const makeSettle = <A>(
     }).pipe(
       Effect.zipRight(countCompleted(1)),
       Effect.zipRight(afterSettle(ctx, message)),
-      Effect.withSpan("DynamoMQ.ack", { attributes: attrs }),
+      withSpan("DynamoMQ.ack", { attributes: attrs }),
     );
 
   const nack: Queue<A>["nack"] = (message, options) =>
@@ -277,7 +278,7 @@ export const makeSettle = <A>(
         }, { condition: leaseHeld(message) }),
       );
       return visibleAt;
-    }).pipe(Effect.withSpan("DynamoMQ.changeVisibility", { attributes: attrs }));
+    }).pipe(withSpan("DynamoMQ.changeVisibility", { attributes: attrs }));
 
   const release: Queue<A>["release"] = (message) =>
     Effect.flatMap(now, (t) => {
@@ -295,7 +296,7 @@ export const makeSettle = <A>(
           item.receives === message.receives - 1);
     }).pipe(
       Effect.zipRight(afterSettle(ctx, message)),
-      Effect.withSpan("DynamoMQ.release", { attributes: attrs }),
+      withSpan("DynamoMQ.release", { attributes: attrs }),
     );
 
   const deadLetter: Queue<A>["deadLetter"] = (message, reason) =>

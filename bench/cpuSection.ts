@@ -1,0 +1,182 @@
+/**
+ * The "client CPU" section of `deno task bench` (issue #16): the library against a raw AWS SDK
+ * loop on DynamoDB Local (`clientCpu.ts`, interleaved rounds in one process), the memory-layer
+ * figures (`cpu.ts`, each scenario in a fresh process) and a flame summary (the top 10
+ * self-time functions of a `--cpu-prof` run of the memory layer's steady state).
+ *
+ * `deno run -A bench/cpuSection.ts [--quick]` measures only this section and prints it.
+ *
+ * @module
+ */
+import { clientCpuRounds, type CpuRound } from "./clientCpu.ts";
+import type { CpuFigure } from "./cpu.ts";
+import { start } from "./servers.ts";
+
+/** What the section measured. */
+export interface CpuSectionResults {
+  readonly rounds: ReadonlyArray<CpuRound>;
+  readonly memory: ReadonlyArray<CpuFigure>;
+  readonly flame: ReadonlyArray<{ readonly percent: number; readonly name: string }>;
+  readonly load: ReadonlyArray<number>;
+}
+
+const cpuScript = new URL("./cpu.ts", import.meta.url).pathname;
+
+const runCpu = async (args: ReadonlyArray<string>, flags: ReadonlyArray<string> = []) => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...flags, cpuScript, ...args],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
+  return JSON.parse(text) as CpuFigure;
+};
+
+/** The top self-time functions of a V8 `.cpuprofile`. */
+export const flameSummary = (
+  profile: {
+    readonly nodes: ReadonlyArray<
+      {
+        readonly id: number;
+        readonly callFrame: {
+          readonly functionName: string;
+          readonly url: string;
+          readonly lineNumber: number;
+        };
+      }
+    >;
+    readonly samples: ReadonlyArray<number>;
+    readonly timeDeltas: ReadonlyArray<number>;
+  },
+  top: number,
+): Array<{ percent: number; name: string }> => {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    if (node === undefined) return;
+    const { functionName, url, lineNumber } = node.callFrame;
+    if (functionName === "(idle)") return;
+    const file = url.split("/").pop() ?? "";
+    const name = `${functionName || "(anonymous)"}${
+      file === "" ? "" : ` ${file}:${lineNumber + 1}`
+    }`;
+    const dt = profile.timeDeltas[i] ?? 0;
+    self.set(name, (self.get(name) ?? 0) + dt);
+    total += dt;
+  });
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, t]) => ({ name, percent: (100 * t) / total }));
+};
+
+/** Measures the section. */
+export const measureCpuSection = async (quick: boolean): Promise<CpuSectionResults> => {
+  const load = Deno.loadavg();
+  const n = quick ? 300 : 3000;
+  const memory: Array<CpuFigure> = [];
+  for (const scenario of ["send", "sendBatch", "steady"]) {
+    memory.push(await runCpu([scenario, `${n}`]));
+  }
+  memory.push(await runCpu(["backlog", quick ? "1000" : "10000"]));
+  memory.push(await runCpu(["rss", quick ? "2000" : "100000"]));
+  const dir = await Deno.makeTempDir();
+  await runCpu(["steady", `${n}`], ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+  const [file] = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".cpuprofile"));
+  const flame = file === undefined
+    ? []
+    : flameSummary(JSON.parse(Deno.readTextFileSync(`${dir}/${file.name}`)), 10);
+  await Deno.remove(dir, { recursive: true });
+  const server = await start("dynamodb-local");
+  try {
+    const rounds = await clientCpuRounds(server, quick ? 1 : 4, quick ? 200 : 1000);
+    return { rounds, memory, flame, load: [...load, ...Deno.loadavg()] };
+  } finally {
+    await server.stop();
+  }
+};
+
+const median = (values: ReadonlyArray<number>): number => {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const us = (x: number) => Math.round(x).toLocaleString("en-US");
+
+/** The section as Markdown. */
+export const cpuMarkdown = (r: CpuSectionResults): string => {
+  const lib = r.rounds.filter((x) => x.contender === "library");
+  const raw = r.rounds.filter((x) => x.contender === "raw SDK");
+  const ratios = lib.map((l, i) => l.clientMicros / (raw[i]?.clientMicros ?? NaN));
+  const fig = (s: string) => r.memory.find((m) => m.scenario === s);
+  const lines = [
+    "## Client CPU per message",
+    "",
+    "CPU time from the processes' own counters (client: `process.cpuUsage()`, user + system; " +
+    "server: `/proc/<pid>/stat`), never wall-clock. " +
+    `Load average before (1, 5, 15 min) ${
+      r.load.slice(0, 3).map((x) => x.toFixed(2)).join(", ")
+    }, after ${
+      r.load.slice(3).map((x) => x.toFixed(2)).join(", ")
+    } on ${navigator.hardwareConcurrency} CPUs.`,
+    "",
+    "### Library against a raw AWS SDK v3 loop (DynamoDB Local)",
+    "",
+    "Library: `send` ×32 in flight and `Consumer.run` at concurrency 32, a no-op handler, a 1 KB " +
+    "payload decoded by a Schema, through `DynamoDBLive.layer`. Raw: 32 async workers making the " +
+    "same requests with `DynamoDBDocumentClient` (conditional PutItem, claim UpdateItem with " +
+    "ALL_NEW, fenced DeleteItem, one index Query per 32 messages, the payload JSON-parsed). " +
+    "Rounds alternate library, raw, library, raw … in one process, after a warm-up round of each.",
+    "",
+    "| round | library client µs/msg | raw client µs/msg | ratio | library server µs/msg | raw server µs/msg |",
+    "| ----- | --------------------- | ----------------- | ----- | --------------------- | ----------------- |",
+    ...lib.map((l, i) =>
+      `| ${i + 1} | ${us(l.clientMicros)} | ${us(raw[i]?.clientMicros ?? NaN)} | ${
+        ratios[i]!.toFixed(2)
+      } | ${us(l.serverMicros)} | ${us(raw[i]?.serverMicros ?? NaN)} |`
+    ),
+    `| median | ${us(median(lib.map((x) => x.clientMicros)))} | ${
+      us(median(raw.map((x) => x.clientMicros)))
+    } | ${median(ratios).toFixed(2)} | ${us(median(lib.map((x) => x.serverMicros)))} | ${
+      us(median(raw.map((x) => x.serverMicros)))
+    } |`,
+    "",
+    "### Memory layer",
+    "",
+    "| scenario | messages | client CPU µs/msg | peak RSS MB |",
+    "| -------- | -------- | ----------------- | ----------- |",
+    ...r.memory.map((m) =>
+      `| ${m.scenario} | ${m.messages.toLocaleString("en-US")} | ${us(m.cpuPerMessage)} | ${
+        m.peakRssMB.toFixed(0)
+      } |`
+    ),
+    "",
+    "- send: produce-only, `send` ×32 in flight; sendBatch: produce-only, batches of 100; steady: " +
+    "send ×32 and a Consumer at 32 together, backlog held between 100 and 200; backlog: a " +
+    "backlog consumed at concurrency 1; rss: a consumer at 32 processing messages refilled in " +
+    "batches of 1,000 (its peak RSS is the flatness figure).",
+    fig("steady") !== undefined && fig("backlog") !== undefined
+      ? `- backlog / steady: ${
+        (fig("backlog")!.cpuPerMessage / fig("steady")!.cpuPerMessage).toFixed(2)
+      }×.`
+      : "",
+    "",
+    "### Flame summary (memory layer, steady state): top 10 self time",
+    "",
+    "| self % | function |",
+    "| ------ | -------- |",
+    ...r.flame.map((f) => `| ${f.percent.toFixed(1)} | \`${f.name}\` |`),
+    "",
+  ];
+  return lines.join("\n");
+};
+
+if (import.meta.main) {
+  const results = await measureCpuSection(Deno.args.includes("--quick"));
+  const json = Deno.args.indexOf("--json");
+  if (json >= 0) Deno.writeTextFileSync(Deno.args[json + 1]!, JSON.stringify(results, null, 2));
+  console.log(cpuMarkdown(results));
+}
