@@ -19,11 +19,12 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { Deferred, Effect, Exit, Layer, Logger, LogLevel, Schema } from "effect";
+import { Deferred, Effect, Exit, Layer, Logger, LogLevel, ManagedRuntime, Schema } from "effect";
 import process from "node:process";
 import * as DynamoDBLive from "../src/layers/DynamoDBLive.ts";
 import * as Consumer from "../src/services/Consumer.ts";
 import * as Queue from "../src/services/Queue.ts";
+import type { DynamoDB } from "../src/services/DynamoDB.ts";
 import * as Table from "../src/services/Table.ts";
 import { INDEX_NAME } from "../src/internal/keys.ts";
 import { indexSortKey, leaseToken, messageKey, sortableId } from "../src/internal/keys.ts";
@@ -57,7 +58,7 @@ const serverCpu = (pid: number): number => {
 let queueCounter = 0;
 
 /** The library: `messages` sends (32 in flight) and a Consumer at concurrency 32. */
-const libraryRound = (endpoint: string, messages: number) =>
+const libraryRound = (messages: number) =>
   Effect.gen(function* () {
     const queue = yield* Queue.make({
       table: TABLE,
@@ -78,13 +79,7 @@ const libraryRound = (endpoint: string, messages: number) =>
       yield* Deferred.await(done);
       while ((yield* consumer.inFlight) > 0) yield* Effect.sleep("1 millis");
     }));
-  }).pipe(
-    Effect.provide(DynamoDBLive.layer({
-      endpoint,
-      region: "us-east-1",
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    })),
-  );
+  });
 
 /** The same requests by hand: put, claim, delete per message, a Query per 32 messages. */
 const rawRound = async (client: DynamoDBDocumentClient, messages: number) => {
@@ -174,6 +169,12 @@ const rawRound = async (client: DynamoDBDocumentClient, messages: number) => {
 const quiet = <A, E>(e: Effect.Effect<A, E>) =>
   Effect.runPromise(Logger.withMinimumLogLevel(e, LogLevel.Warning));
 
+/** The library's rounds share one live layer (one client), as the raw rounds share one client. */
+type Library = ManagedRuntime.ManagedRuntime<DynamoDB, never>;
+
+const quietWith = <A, E>(library: Library, e: Effect.Effect<A, E, DynamoDB>) =>
+  library.runPromise(Logger.withMinimumLogLevel(e, LogLevel.Warning));
+
 /**
  * `rounds` interleaved rounds of each contender (library first), after one unmeasured round
  * of each; `messages` per round.
@@ -190,6 +191,11 @@ export const clientCpuRounds = async (
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   });
   const doc = DynamoDBDocumentClient.from(raw);
+  const library: Library = ManagedRuntime.make(Layer.orDie(DynamoDBLive.layer({
+    endpoint: server.endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  })));
   await quiet(
     Effect.provide(
       Table.create(TABLE),
@@ -213,16 +219,17 @@ export const clientCpuRounds = async (
   };
   try {
     // Warm-up: the JIT of both processes, the sockets.
-    await quiet(libraryRound(server.endpoint, messages));
+    await quietWith(library, libraryRound(messages));
     await rawRound(doc, messages);
     for (let r = 0; r < rounds; r++) {
       if (only !== "raw SDK") {
-        await measure("library", () => quiet(libraryRound(server.endpoint, messages)));
+        await measure("library", () => quietWith(library, libraryRound(messages)));
       }
       if (only !== "library") await measure("raw SDK", () => rawRound(doc, messages));
     }
   } finally {
     raw.destroy();
+    await library.dispose();
   }
   return results;
 };

@@ -129,7 +129,8 @@ export const cpuMarkdown = (r: CpuSectionResults): string => {
     "payload decoded by a Schema, through `DynamoDBLive.layer`. Raw: 32 async workers making the " +
     "same requests with `DynamoDBDocumentClient` (conditional PutItem, claim UpdateItem with " +
     "ALL_NEW, fenced DeleteItem, one index Query per 32 messages, the payload JSON-parsed). " +
-    "Rounds alternate library, raw, library, raw … in one process, after a warm-up round of each.",
+    "Rounds alternate library, raw, library, raw … in one process, after a warm-up round of each; " +
+    "each contender keeps one client (the library one live layer) for all its rounds.",
     "",
     "| round | library client µs/msg | raw client µs/msg | ratio | library server µs/msg | raw server µs/msg |",
     "| ----- | --------------------- | ----------------- | ----- | --------------------- | ----------------- |",
