@@ -324,6 +324,32 @@ safetyTest("ack within the deduplication window: the retry meets its own tombsto
   }));
 
 safetyTest(
+  "ack: the SDK's retry meets the applied tombstone, replaced by a resend before the read-back",
+  ({ arm, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue({ deduplicationWindow: "1 minute", visibilityTimeout: "1 hour" });
+      yield* q.send({ n: 1 }, { deduplicationId: "k" });
+      const m = yield* receiveOne(q);
+      // Past the deduplication window, within the resend window: the ack leaves a tombstone that
+      // a resend with the same key may replace.
+      yield* TestClock.adjust("2 minutes");
+      arm("update", retried);
+      arm("get", { _tag: "Stall", delay: "1 second" });
+      const before = (yield* TestClock.sleeps()).length;
+      const acking = yield* Effect.fork(q.ack(m));
+      while ((yield* TestClock.sleeps()).length === before) {
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)));
+      }
+      const resent = yield* q.send({ n: 2 }, { deduplicationId: "k" });
+      assert.equal(resent.duplicate, false);
+      yield* TestClock.adjust("1 second");
+      // Before: LeaseLost, for an ack that applied.
+      yield* Fiber.join(acking);
+      assert.deepEqual((yield* receiveOne(q)).body, { n: 2 });
+    }),
+);
+
+safetyTest(
   "ack: a lease taken over is still LeaseLost",
   ({ makeQueue }) =>
     Effect.gen(function* () {

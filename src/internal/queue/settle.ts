@@ -24,7 +24,8 @@
  *
  * A failed lease condition on a plain message costs one GetItem (only then): the settle's own
  * write, applied by an attempt whose response was lost and met by the SDK's retry, is recognised
- * and the settle succeeds — ack: the item is gone or is the tombstone this ack wrote (a grouped
+ * and the settle succeeds — ack: the item is gone, is the tombstone this ack wrote, or is another
+ * message (another `sentAt`) that took the id since (a grouped
  * ack: gone from its group and, a second GetItem, not moved to the dead-letter queue); nack and
  * deadLetter: the attempt they appended (time, receive, tag) is in the history; release: ready,
  * due and updated at its time, the receive given back. changeVisibility's retry passes its
@@ -208,9 +209,12 @@ export const makeSettle = <A>(
         ? db.update(w.table, w.key, w.update, { condition: w.condition })
         : db.delete(w.table, w.key, { condition: w.condition, returnOld: false });
       if (message.group !== undefined) return ackGrouped(message, write);
-      // Gone, or the tombstone this ack wrote: the ack applied.
+      // Gone, the tombstone this ack wrote, or another message under the same id (a resend
+      // replaced the tombstone, or the explicit id was reused): the ack applied — or another
+      // holder's did, which leaves the same trace, as a delete does.
       return fencedOwn(ctx, message, "ack", write, (item) =>
-        item === undefined || (item.state === "done" && item.updatedAt === t));
+        item === undefined || (item.state === "done" && item.updatedAt === t) ||
+        item.sentAt !== message.sentAt);
     }).pipe(
       Effect.zipRight(countCompleted(1)),
       Effect.zipRight(afterSettle(ctx, message)),
