@@ -125,6 +125,7 @@ export const producer = (ctx: Ctx, name: string, q: Queue.Queue<Body>, budget: n
       const resend = model.dedupKeys.length > 0 && rng() < 0.4;
       o.deduplicationId = resend ? pick(rng, model.dedupKeys) : `d${k}`;
       if (!resend) model.dedupKeys.push(o.deduplicationId);
+      model.dedupOf.set(k, o.deduplicationId);
     } else if (r2 < c.dedupShare + 0.15) {
       o.id = `${name}-x${explicit++}`;
     }
@@ -491,7 +492,12 @@ export const reader = (ctx: Ctx, name: string, q: Queue.Queue<Body>): Actor => {
                 }
                 const info = res.right.value;
                 const body = Either.isRight(info.body) ? info.body.right.k : undefined;
-                if (info.id !== id || (body !== undefined && body !== k)) {
+                // Bodies sent with the same deduplication key share an id: once the window has
+                // passed, a later one (its send perhaps still under way) replaces the first.
+                const dedup = model.dedupOf.get(k);
+                const sameId = body !== undefined && dedup !== undefined &&
+                  model.dedupOf.get(body) === dedup;
+                if (info.id !== id || (body !== undefined && body !== k && !sameId)) {
                   ctx.report(
                     "unexpected-error",
                     `${thread} get ${k} returned ${info.id} / ${body}`,
