@@ -34,6 +34,8 @@ export class Model {
    */
   readonly dedupOf: Map<string, string> = new Map();
   readonly holdings: Map<string, Array<Holding>> = new Map();
+  /** Messages an admin removed (body keys are never reused). */
+  private readonly removedKs: Set<string> = new Set();
 
   constructor(
     private readonly report: (invariant: InvariantName, detail: string, defect?: string) => void,
@@ -66,7 +68,10 @@ export class Model {
   }
 
   /** Records the messages one receive handed out, checking them against the other holders. */
-  handedOut(thread: string, started: number, held: ReadonlyArray<Holding>): void {
+  handedOut(thread: string, started: number, heldAll: ReadonlyArray<Holding>): void {
+    // A message an admin removed while this receive was under way is held by no one: its
+    // holder can no longer settle it, and deleting an in-flight head frees its group at once.
+    const held = heldAll.filter((h) => !this.removedKs.has(h.k));
     for (const h of held) {
       for (const other of this.holdings.get(h.k) ?? []) {
         if (other.lease !== h.lease && this.overlap(h, other, started)) {
@@ -120,5 +125,6 @@ export class Model {
   /** An admin removed the message: its holders can no longer settle it. */
   removed(k: string): void {
     this.holdings.delete(k);
+    this.removedKs.add(k);
   }
 }
