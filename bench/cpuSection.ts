@@ -9,7 +9,7 @@
  * @module
  */
 import { clientCpuRounds, type CpuRound } from "./clientCpu.ts";
-import type { CpuFigure } from "./cpu.ts";
+import { type CpuFigure, STEADY_WARM_UP } from "./cpu.ts";
 import { start } from "./servers.ts";
 
 /** What the section measured. */
@@ -156,7 +156,8 @@ export const cpuMarkdown = (r: CpuSectionResults): string => {
     ),
     "",
     "- send: produce-only, `send` ×32 in flight; sendBatch: produce-only, batches of 100; steady: " +
-    "send ×32 and a Consumer at 32 together, backlog held between 100 and 200; backlog: a " +
+    "send ×32 and a Consumer at 32 together, backlog held between 100 and 200, measured after " +
+    `${STEADY_WARM_UP.toLocaleString("en-US")} messages of warm-up; backlog: a ` +
     "backlog consumed at concurrency 1; rss: a consumer at 32 processing messages refilled in " +
     "batches of 1,000 (its peak RSS is the flatness figure).",
     fig("steady") !== undefined && fig("backlog") !== undefined
