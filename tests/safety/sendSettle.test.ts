@@ -13,8 +13,10 @@ import * as DynamoDBFaults from "../../src/layers/DynamoDBFaults.ts";
 import { DynamoDB, type Operation } from "../../src/services/DynamoDB.ts";
 import * as Queue from "../../src/services/Queue.ts";
 import * as Table from "../../src/services/Table.ts";
+import type { ReceivedMessage } from "../../src/schema/Message.ts";
 import { type Backend, backends, uniqueTableName } from "../_backends.ts";
 import { runWith } from "../_effect.ts";
+import { hangGuard } from "../_timing.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -168,15 +170,18 @@ safetyTest("deduplicated send: the SDK's retry meets its own put, not a duplicat
 /** Waits (in real time, for live backends) until a receive returns `n` messages. */
 const receiveWhenThere = (q: Queue.Queue<Body>, n: number) =>
   Effect.gen(function* () {
-    for (let i = 0; i < 500; i++) {
-      const r = yield* q.receive({ max: 10 });
-      if (r.messages.length > 0) {
-        assert.equal(r.messages.length, n);
-        return r.messages;
+    // A batch's items may become visible one by one (DynamoDB Local): gather them.
+    const received: Array<ReceivedMessage<Body>> = [];
+    const deadline = Date.now() + hangGuard(10_000);
+    while (received.length < n) {
+      if (Date.now() > deadline) throw new Error(`only ${received.length} of ${n} arrived`);
+      received.push(...(yield* q.receive({ max: 10 })).messages);
+      if (received.length < n) {
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)));
       }
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)));
     }
-    throw new Error("the batch never arrived");
+    assert.equal(received.length, n);
+    return received;
   });
 
 safetyTest(
