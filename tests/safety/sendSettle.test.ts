@@ -84,6 +84,20 @@ const safetyTest = (
   }
 };
 
+/**
+ * Forks `effect` and returns once it sleeps on the TestClock (a stalled request), so the test
+ * can act while the request waits.
+ */
+const forkUntilAsleep = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    const before = (yield* TestClock.sleeps()).length;
+    const fiber = yield* Effect.fork(effect);
+    while ((yield* TestClock.sleeps()).length === before) {
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)));
+    }
+    return fiber;
+  });
+
 const receiveOne = (q: Queue.Queue<Body>) =>
   Effect.map(q.receive({ max: 1 }), (r) => {
     assert.equal(r.messages.length, 1);
@@ -131,11 +145,7 @@ safetyTest(
         // waits, and meanwhile an admin removes the message.
         arm("put", retried);
         arm("get", { _tag: "Stall", delay: "1 second" });
-        const before = (yield* TestClock.sleeps()).length;
-        const sending = yield* Effect.fork(q.send({ n: 1 }, id === undefined ? {} : { id }));
-        while ((yield* TestClock.sleeps()).length === before) {
-          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)));
-        }
+        const sending = yield* forkUntilAsleep(q.send({ n: 1 }, id === undefined ? {} : { id }));
         const [item] = (yield* q.list({ state: "ready" })).messages;
         yield* db.delete(table, { pk: `jobs#${item!.id}`, sk: "msg" });
         yield* TestClock.adjust("1 second");
@@ -340,11 +350,7 @@ safetyTest(
       yield* TestClock.adjust("2 minutes");
       arm("update", retried);
       arm("get", { _tag: "Stall", delay: "1 second" });
-      const before = (yield* TestClock.sleeps()).length;
-      const acking = yield* Effect.fork(q.ack(m));
-      while ((yield* TestClock.sleeps()).length === before) {
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)));
-      }
+      const acking = yield* forkUntilAsleep(q.ack(m));
       const resent = yield* q.send({ n: 2 }, { deduplicationId: "k" });
       assert.equal(resent.duplicate, false);
       yield* TestClock.adjust("1 second");
