@@ -398,6 +398,37 @@ const suite = (backend: Backend) => {
       }),
   );
 
+  test(
+    "a partition grows from one item to several and back to none",
+    (db, table) =>
+      Effect.gen(function* () {
+        const query = () =>
+          Effect.map(
+            db.query(table, { partition: { attribute: "pk", value: "p" }, consistent: true }),
+            (page) => sks(page.items),
+          );
+        yield* db.put(table, { pk: "p", sk: "b", v: 1 });
+        yield* db.put(table, { pk: "p", sk: "b", v: 2 });
+        assert.deepStrictEqual(yield* query(), ["b"]);
+        yield* db.put(table, { pk: "p", sk: "a" });
+        yield* db.update(table, { pk: "p", sk: "c" }, { set: { v: 3 } });
+        assert.deepStrictEqual(yield* query(), ["a", "b", "c"]);
+        yield* db.delete(table, { pk: "p", sk: "a" });
+        yield* db.delete(table, { pk: "p", sk: "c" });
+        assert.deepStrictEqual(yield* query(), ["b"]);
+        assert.deepStrictEqual(yield* db.get(table, { pk: "p", sk: "b" }), {
+          pk: "p",
+          sk: "b",
+          v: 2,
+        });
+        assert.equal(yield* db.get(table, { pk: "p", sk: "a" }), undefined);
+        yield* db.delete(table, { pk: "p", sk: "a" });
+        yield* db.delete(table, { pk: "p", sk: "b" });
+        assert.deepStrictEqual(yield* query(), []);
+        assert.equal(yield* db.get(table, { pk: "p", sk: "b" }), undefined);
+      }),
+  );
+
   test("string sort keys are ordered by UTF-8 bytes", (db, table) =>
     Effect.gen(function* () {
       // UTF-16 order (JavaScript's <) would put the emoji (a surrogate pair) before U+FF61.

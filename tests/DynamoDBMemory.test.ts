@@ -151,6 +151,12 @@ Deno.test("attribute names like __proto__ and toString are ordinary attributes",
         condition: notExists("hasOwnProperty"),
       });
       assert.deepStrictEqual(other, { pk: "a", sk: "c", v: 1 });
+      // A remove copies the other attributes, `__proto__` among them, into the new item.
+      const removed = yield* db.update(TABLE, key, { remove: ["toString", "constructor"] });
+      assert.deepStrictEqual(Object.keys(removed).sort(), ["__proto__", "pk", "sk"]);
+      assert.deepStrictEqual(removed["__proto__"], { x: 1 });
+      const bare = yield* db.update(TABLE, key, { set: { y: 2 }, remove: ["__proto__"] });
+      assert.deepStrictEqual(Object.keys(bare).sort(), ["pk", "sk", "y"]);
     })
   ));
 

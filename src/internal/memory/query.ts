@@ -21,7 +21,7 @@ import {
   project,
   visibleEntries,
 } from "./secondaryIndex.ts";
-import { emptyKeyValue, findTable, type TableState } from "./tables.ts";
+import { emptyKeyValue, findTable, partitionItems, type TableState } from "./tables.ts";
 import { attr, compareStrings, copyItemOut, define } from "./values.ts";
 
 const keyTypeMismatch = (): never =>
@@ -182,7 +182,7 @@ export const query = (
   let entries: ReadonlyArray<IndexEntry>;
   if (index === undefined) {
     const sorted: Array<IndexEntry> = [];
-    for (const [sk, item] of table.partitions.get(partitionValue) ?? []) {
+    for (const [sk, item] of partitionItems(table, partitionValue)) {
       sorted.push({ partition: partitionValue, isk: sk, pk: "", sk: "", item });
     }
     sorted.sort(compareEntries);

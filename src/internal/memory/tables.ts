@@ -39,8 +39,12 @@ export interface TableState {
   readonly sortKey: string;
   readonly indexes: ReadonlyMap<string, IndexState>;
   ttlAttribute: string | undefined;
-  /** Partition value → sort value → item. */
-  readonly partitions: Map<string, Map<string, Item>>;
+  /**
+   * Partition value → its item, or sort value → item once it holds more than one. Most
+   * partitions hold one item (a message, or an acked message's tombstone), and a `Map` for each
+   * would add about a third to what the store keeps per message.
+   */
+  readonly partitions: Map<string, Item | Map<string, Item>>;
   /**
    * Items written with a TTL, as a binary min-heap on when each expires (epoch ms). An entry is
    * checked against the item when it is due, so a later write of the item wins.
@@ -229,7 +233,31 @@ export const findTable = (tables: ReadonlyMap<string, TableState>, name: string)
 
 /** The stored item with that key, if any (the store's own object: copy it out). */
 export const read = (table: TableState, target: TableKey): Item | undefined =>
-  table.partitions.get(target.pk)?.get(target.sk);
+  itemIn(table, table.partitions.get(target.pk), target.sk);
+
+const itemIn = (
+  table: TableState,
+  partition: Item | Map<string, Item> | undefined,
+  sk: string,
+): Item | undefined =>
+  partition instanceof Map
+    ? partition.get(sk)
+    : partition !== undefined && partition[table.sortKey] === sk
+    ? partition
+    : undefined;
+
+/** The items of one table partition, each with its sort value, in no particular order. */
+export const partitionItems = (
+  table: TableState,
+  pk: string,
+): Iterable<readonly [string, Item]> => {
+  const partition = table.partitions.get(pk);
+  return partition === undefined
+    ? []
+    : partition instanceof Map
+    ? partition
+    : [[partition[table.sortKey] as string, partition]];
+};
 
 /** Records an item's new index entries (or their removal). */
 const indexChange = (table: TableState, target: TableKey, item: Item | undefined): void => {
@@ -240,21 +268,29 @@ const indexChange = (table: TableState, target: TableKey, item: Item | undefined
 /** Deletes the item with that key, if any, and its index entries. */
 export const remove = (table: TableState, target: TableKey): void => {
   const partition = table.partitions.get(target.pk);
-  const old = partition?.get(target.sk);
-  if (partition === undefined || old === undefined) return;
+  if (itemIn(table, partition, target.sk) === undefined) return;
   indexChange(table, target, undefined);
-  partition.delete(target.sk);
-  if (partition.size === 0) table.partitions.delete(target.pk);
+  if (partition instanceof Map) {
+    partition.delete(target.sk);
+    if (partition.size === 1) {
+      const [last] = partition.values();
+      table.partitions.set(target.pk, last!);
+    }
+  } else table.partitions.delete(target.pk);
 };
 
 /** Stores a validated item under that key, replacing any, and updates its index entries. */
 export const write = (table: TableState, target: TableKey, item: Item): void => {
-  let partition = table.partitions.get(target.pk);
-  if (partition === undefined) {
-    partition = new Map();
-    table.partitions.set(target.pk, partition);
+  const partition = table.partitions.get(target.pk);
+  if (partition instanceof Map) partition.set(target.sk, item);
+  else if (partition === undefined || partition[table.sortKey] === target.sk) {
+    table.partitions.set(target.pk, item);
+  } else {
+    table.partitions.set(
+      target.pk,
+      new Map([[partition[table.sortKey] as string, partition], [target.sk, item]]),
+    );
   }
-  partition.set(target.sk, item);
   indexChange(table, target, item);
   const expiry = ttlOf(table, item);
   if (expiry !== undefined) heapPush(table.expiring, { at: expiry, pk: target.pk, sk: target.sk });
@@ -301,7 +337,7 @@ export const hasExpiring = (table: TableState): boolean => table.expiring.length
 export const expire = (table: TableState, now: number): void => {
   while (table.expiring.length > 0 && table.expiring[0]!.at <= now) {
     const { pk, sk } = heapPop(table.expiring)!;
-    const item = table.partitions.get(pk)?.get(sk);
+    const item = itemIn(table, table.partitions.get(pk), sk);
     const expiry = item === undefined ? undefined : ttlOf(table, item);
     if (expiry !== undefined && expiry <= now) {
       remove(table, { pk, sk, key: { [table.partitionKey]: pk, [table.sortKey]: sk } });
