@@ -8,9 +8,9 @@
  *   back so the backlog stays between 100 and 200 (the measured figure covers both sides),
  *   measured after `STEADY_WARM_UP` messages;
  * - `backlog`: a backlog of N messages (sent with `sendBatch`, not measured) consumed by a
- *   `Consumer` at concurrency 1;
- * - `rss`: peak RSS of a consumer (concurrency 32) processing N messages from a backlog refilled
- *   in batches, sampled every 50 ms.
+ *   `Consumer` at concurrency 1.
+ *
+ * The peak RSS of a consumer over many messages is `consumerRss.ts`.
  *
  * Run on its own: `deno run -A bench/cpu.ts [scenario] [messages]`; prints one JSON line.
  * `deno task bench` runs it through `memoryCpu` (bench/main.ts).
@@ -137,20 +137,6 @@ export const runScenario = (scenario: string, n: number): Effect.Effect<CpuFigur
       yield* fill(queue, n);
       const c0 = cpuNow();
       yield* Effect.scoped(Effect.flatten(consumeAll(queue, n, 1)));
-      cpu = cpuNow() - c0;
-    } else if (scenario === "rss") {
-      // Refill in batches of 1,000 so the store holds at most ~2,000 messages at a time.
-      let handled = 0;
-      const c0 = cpuNow();
-      yield* Effect.scoped(Effect.gen(function* () {
-        yield* fill(queue, 1000);
-        const finish = yield* consumeAll(queue, n, 32, () => void handled++);
-        for (let sent = 1000; sent < n; sent += 1000) {
-          while (sent - handled > 1000) yield* Effect.sleep("5 millis");
-          yield* fill(queue, Math.min(1000, n - sent));
-        }
-        yield* finish;
-      }));
       cpu = cpuNow() - c0;
     } else {
       throw new Error(`unknown scenario ${scenario}`);

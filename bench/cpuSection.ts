@@ -1,14 +1,17 @@
 /**
  * The "client CPU" section of `deno task bench` (issue #16): the library against a raw AWS SDK
  * loop on DynamoDB Local (`clientCpu.ts`, interleaved rounds in one process), the memory-layer
- * figures (`cpu.ts`, each scenario in a fresh process) and a flame summary (the top 10
- * self-time functions of a `--cpu-prof` run of the memory layer's steady state).
+ * figures (`cpu.ts`, each scenario in a fresh process), the peak RSS of a consumer process over
+ * 100,000 messages on the memory layer and on DynamoDB Local (`consumerRss.ts`, a fresh process
+ * each) and a flame summary (the top 10 self-time functions of a `--cpu-prof` run of the memory
+ * layer's steady state).
  *
  * `deno run -A bench/cpuSection.ts [--quick]` measures only this section and prints it.
  *
  * @module
  */
 import { clientCpuRounds, type CpuRound } from "./clientCpu.ts";
+import type { RssFigure } from "./consumerRss.ts";
 import { type CpuFigure, STEADY_WARM_UP } from "./cpu.ts";
 import { start } from "./servers.ts";
 
@@ -16,21 +19,28 @@ import { start } from "./servers.ts";
 export interface CpuSectionResults {
   readonly rounds: ReadonlyArray<CpuRound>;
   readonly memory: ReadonlyArray<CpuFigure>;
+  readonly rss: ReadonlyArray<RssFigure>;
   readonly flame: ReadonlyArray<{ readonly percent: number; readonly name: string }>;
   readonly load: ReadonlyArray<number>;
 }
 
-const cpuScript = new URL("./cpu.ts", import.meta.url).pathname;
-
-const runCpu = async (args: ReadonlyArray<string>, flags: ReadonlyArray<string> = []) => {
+/** Runs a bench script in a fresh process; its last stdout line is its JSON figure. */
+const runFresh = async <A>(
+  script: string,
+  args: ReadonlyArray<string>,
+  flags: ReadonlyArray<string> = [],
+): Promise<A> => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...flags, cpuScript, ...args],
+    args: ["run", "-A", ...flags, new URL(script, import.meta.url).pathname, ...args],
     stdout: "piped",
     stderr: "inherit",
   }).output();
   const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
-  return JSON.parse(text) as CpuFigure;
+  return JSON.parse(text) as A;
 };
+
+const runCpu = (args: ReadonlyArray<string>, flags: ReadonlyArray<string> = []) =>
+  runFresh<CpuFigure>("./cpu.ts", args, flags);
 
 /** The top self-time functions of a V8 `.cpuprofile`. */
 export const flameSummary = (
@@ -81,7 +91,6 @@ export const measureCpuSection = async (quick: boolean): Promise<CpuSectionResul
     memory.push(await runCpu([scenario, `${n}`]));
   }
   memory.push(await runCpu(["backlog", quick ? "1000" : "10000"]));
-  memory.push(await runCpu(["rss", quick ? "2000" : "100000"]));
   const dir = await Deno.makeTempDir();
   await runCpu(["steady", `${n}`], ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
   const [file] = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".cpuprofile"));
@@ -89,10 +98,13 @@ export const measureCpuSection = async (quick: boolean): Promise<CpuSectionResul
     ? []
     : flameSummary(JSON.parse(Deno.readTextFileSync(`${dir}/${file.name}`)), 10);
   await Deno.remove(dir, { recursive: true });
+  const rssMessages = quick ? "2000" : "100000";
+  const rss = [await runFresh<RssFigure>("./consumerRss.ts", ["memory", rssMessages])];
   const server = await start("dynamodb-local");
   try {
+    rss.push(await runFresh<RssFigure>("./consumerRss.ts", [server.endpoint, rssMessages]));
     const rounds = await clientCpuRounds(server, quick ? 1 : 4, quick ? 200 : 1000);
-    return { rounds, memory, flame, load: [...load, ...Deno.loadavg()] };
+    return { rounds, memory, rss, flame, load: [...load, ...Deno.loadavg()] };
   } finally {
     await server.stop();
   }
@@ -158,13 +170,32 @@ export const cpuMarkdown = (r: CpuSectionResults): string => {
     "- send: produce-only, `send` ×32 in flight; sendBatch: produce-only, batches of 100; steady: " +
     "send ×32 and a Consumer at 32 together, backlog held between 100 and 200, measured after " +
     `${STEADY_WARM_UP.toLocaleString("en-US")} messages of warm-up; backlog: a ` +
-    "backlog consumed at concurrency 1; rss: a consumer at 32 processing messages refilled in " +
-    "batches of 1,000 (its peak RSS is the flatness figure).",
+    "backlog consumed at concurrency 1.",
     fig("steady") !== undefined && fig("backlog") !== undefined
       ? `- backlog / steady: ${
         (fig("backlog")!.cpuPerMessage / fig("steady")!.cpuPerMessage).toFixed(2)
       }×.`
       : "",
+    "",
+    "### Peak RSS of a consumer process",
+    "",
+    "A `Consumer` at concurrency 32 in a fresh process, refilling its own backlog with " +
+    "`sendBatch` in steps of 1,000; RSS sampled every 50 ms, the peak so far at each point.",
+    "",
+    `| backend | ${
+      (r.rss[0]?.checkpoints ?? []).map((c) => `after ${c.handled.toLocaleString("en-US")}`)
+        .join(" | ")
+    } | messages/s |`,
+    `| ------- | ${(r.rss[0]?.checkpoints ?? []).map(() => "---").join(" | ")} | --- |`,
+    ...r.rss.map((f) =>
+      `| ${f.backend} | ${f.checkpoints.map((c) => `${c.peakRssMB.toFixed(0)} MB`).join(" | ")} | ${
+        us(f.messages / f.seconds)
+      } |`
+    ),
+    "",
+    "- Against DynamoDB Local the process is the consumer and its refills; the table is in the server. On the memory layer the process is also " +
+    "the table, which keeps each acked message's tombstone (about 500 bytes) for five minutes " +
+    "after its send plus `ttlDeletionDelay`.",
     "",
     "### Flame summary (memory layer, steady state): top 10 self time",
     "",
