@@ -140,7 +140,8 @@ export const cpuMarkdown = (r: CpuSectionResults): string => {
     "Library: `send` ×32 in flight and `Consumer.run` at concurrency 32, a no-op handler, a 1 KB " +
     "payload decoded by a Schema, through `DynamoDBLive.layer`. Raw: 32 async workers making the " +
     "same requests with `DynamoDBDocumentClient` (conditional PutItem, claim UpdateItem with " +
-    "ALL_NEW, fenced DeleteItem, one index Query per 32 messages, the payload JSON-parsed). " +
+    "ALL_NEW, a fenced UpdateItem to the ack's tombstone, one index Query per 32 messages, the " +
+    "payload JSON-parsed). " +
     "Rounds alternate library, raw, library, raw … in one process, after a warm-up round of each; " +
     "each contender keeps one client (the library one live layer) for all its rounds.",
     "",
