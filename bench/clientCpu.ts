@@ -8,7 +8,8 @@
  * Client CPU is this process's own counter (`process.cpuUsage()`), server CPU the server process's
  * (`/proc/<pid>/stat`, utime + stime).
  *
- * Run on its own: `deno run -A bench/clientCpu.ts [rounds] [messages]`.
+ * Run on its own: `deno run -A bench/clientCpu.ts [rounds] [messages] [library|"raw SDK"|""]
+ * [endpoint pid]` (without an endpoint and the server's pid it starts DynamoDB Local itself).
  *
  * @module
  */
@@ -207,7 +208,7 @@ const quietWith = <A, E>(library: Library, e: Effect.Effect<A, E, DynamoDB>) =>
  * of each; `messages` per round.
  */
 export const clientCpuRounds = async (
-  server: Server,
+  server: Pick<Server, "endpoint" | "pid">,
   rounds: number,
   messages: number,
   only?: CpuRound["contender"] | undefined,
@@ -264,9 +265,13 @@ export const clientCpuRounds = async (
 if (import.meta.main) {
   const rounds = Number(Deno.args[0] ?? 3);
   const messages = Number(Deno.args[1] ?? 1000);
-  const server = await start("dynamodb-local");
+  const only = (Deno.args[2] || undefined) as CpuRound["contender"] | undefined;
+  // A running server (its endpoint and pid), or one of its own.
+  const [endpoint, pid] = Deno.args.slice(3);
+  const server = endpoint !== undefined && pid !== undefined
+    ? { endpoint, pid: Number(pid), stop: () => Promise.resolve() }
+    : await start("dynamodb-local");
   try {
-    const only = Deno.args[2] as CpuRound["contender"] | undefined;
     const results = await clientCpuRounds(server, rounds, messages, only);
     for (const r of results) console.log(JSON.stringify(r));
   } finally {

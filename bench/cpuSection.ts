@@ -13,13 +13,18 @@
 import { clientCpuRounds, type CpuRound } from "./clientCpu.ts";
 import type { RssFigure } from "./consumerRss.ts";
 import { type CpuFigure, STEADY_WARM_UP } from "./cpu.ts";
-import { start } from "./servers.ts";
+import { type Server, start } from "./servers.ts";
 
 /** What the section measured. */
 export interface CpuSectionResults {
   readonly rounds: ReadonlyArray<CpuRound>;
   readonly memory: ReadonlyArray<CpuFigure>;
   readonly rss: ReadonlyArray<RssFigure>;
+  /** Each contender's client CPU by owner (a profiled run of it alone), µs per message. */
+  readonly owners: {
+    readonly library: Readonly<Record<string, number>>;
+    readonly raw: Readonly<Record<string, number>>;
+  };
   readonly flame: ReadonlyArray<{ readonly percent: number; readonly name: string }>;
   readonly load: ReadonlyArray<number>;
 }
@@ -82,6 +87,60 @@ export const flameSummary = (
     .map(([name, t]) => ({ name, percent: (100 * t) / total }));
 };
 
+type Profile = Parameters<typeof flameSummary>[0];
+
+const REPOSITORY = new URL("..", import.meta.url).href;
+
+/** Who runs a profiled function, by where its code lives. */
+const ownerOf = (functionName: string, url: string): string | undefined => {
+  if (functionName === "(idle)") return undefined;
+  if (functionName === "(garbage collector)") return "garbage collector";
+  if (url.includes("/effect/")) return "Effect";
+  if (url.includes("/@aws-sdk/") || url.includes("/@smithy/")) return "AWS SDK";
+  if (url.startsWith(`${REPOSITORY}src/`)) return "library (src/)";
+  if (url.startsWith(`${REPOSITORY}bench/`)) return "benchmark loop";
+  return "runtime (Deno, its Node APIs, I/O, other npm)";
+};
+
+/** A profile's CPU time by owner, in microseconds. */
+export const profileByOwner = (profile: Profile): Map<string, number> => {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const owners = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const frame = byId.get(id)?.callFrame;
+    const owner = frame === undefined ? undefined : ownerOf(frame.functionName, frame.url);
+    if (owner !== undefined) {
+      owners.set(owner, (owners.get(owner) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    }
+  });
+  return owners;
+};
+
+/** One contender of `clientCpu.ts` alone, profiled, in a fresh process: µs per message by owner. */
+const profiledContender = async (
+  server: Server,
+  contender: CpuRound["contender"],
+  rounds: number,
+  messages: number,
+): Promise<Record<string, number>> => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await runFresh<CpuRound>(
+      "./clientCpu.ts",
+      [`${rounds}`, `${messages}`, contender, server.endpoint, `${server.pid}`],
+      ["--cpu-prof", `--cpu-prof-dir=${dir}`],
+    );
+    const [file] = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".cpuprofile"));
+    if (file === undefined) return {};
+    const owners = profileByOwner(JSON.parse(Deno.readTextFileSync(`${dir}/${file.name}`)));
+    // The warm-up round counts too: the profile covers the whole process.
+    const handled = messages * (rounds + 1);
+    return Object.fromEntries([...owners].map(([owner, t]) => [owner, t / handled]));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+};
+
 /** Measures the section. */
 export const measureCpuSection = async (quick: boolean): Promise<CpuSectionResults> => {
   const load = Deno.loadavg();
@@ -104,7 +163,11 @@ export const measureCpuSection = async (quick: boolean): Promise<CpuSectionResul
   try {
     rss.push(await runFresh<RssFigure>("./consumerRss.ts", [server.endpoint, rssMessages]));
     const rounds = await clientCpuRounds(server, quick ? 1 : 4, quick ? 200 : 1000);
-    return { rounds, memory, rss, flame, load: [...load, ...Deno.loadavg()] };
+    const owners = {
+      library: await profiledContender(server, "library", quick ? 1 : 2, quick ? 200 : 1000),
+      raw: await profiledContender(server, "raw SDK", quick ? 1 : 2, quick ? 200 : 1000),
+    };
+    return { rounds, owners, memory, rss, flame, load: [...load, ...Deno.loadavg()] };
   } finally {
     await server.stop();
   }
@@ -117,6 +180,21 @@ const median = (values: ReadonlyArray<number>): number => {
 };
 
 const us = (x: number) => Math.round(x).toLocaleString("en-US");
+
+const ownerRows = (owners: CpuSectionResults["owners"]): Array<string> => {
+  const names = [...new Set([...Object.keys(owners.library), ...Object.keys(owners.raw)])];
+  const total = (r: Readonly<Record<string, number>>) =>
+    Object.values(r).reduce((a, b) => a + b, 0);
+  return [
+    ...names
+      .sort((a, b) =>
+        (owners.library[b] ?? 0) - (owners.raw[b] ?? 0) -
+        ((owners.library[a] ?? 0) - (owners.raw[a] ?? 0))
+      )
+      .map((name) => [name, owners.library[name] ?? 0, owners.raw[name] ?? 0] as const),
+    ["total", total(owners.library), total(owners.raw)] as const,
+  ].map(([name, lib, raw]) => `| ${name} | ${us(lib)} | ${us(raw)} | ${us(lib - raw)} |`);
+};
 
 /** The section as Markdown. */
 export const cpuMarkdown = (r: CpuSectionResults): string => {
@@ -157,6 +235,14 @@ export const cpuMarkdown = (r: CpuSectionResults): string => {
     } | ${median(ratios).toFixed(2)} | ${us(median(lib.map((x) => x.serverMicros)))} | ${
       us(median(raw.map((x) => x.serverMicros)))
     } |`,
+    "",
+    "Where each contender's client CPU goes: each run alone in a fresh process under " +
+    "`--cpu-prof`, its samples grouped by where the code lives, per message (the whole process " +
+    "over its warm-up and measured rounds, so startup is in it; profiling adds its own cost).",
+    "",
+    "| owner | library µs/msg | raw µs/msg | library − raw |",
+    "| ----- | -------------- | ---------- | ------------- |",
+    ...ownerRows(r.owners),
     "",
     "### Memory layer",
     "",
