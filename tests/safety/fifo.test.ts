@@ -565,3 +565,44 @@ queueTest(
       assert.equal(Option.getOrThrow(yield* q.get(m.id)).state, "dead");
     }),
 );
+
+queueTest(
+  "FIFO safety: a grouped send whose group keeps entering and leaving the index gives up, retryable, having taken no number",
+  ({ table, db, makeQueue }) =>
+    Effect.gen(function* () {
+      const q = yield* makeQueue();
+      yield* q.send({ id: "a0", total: 0 }, { group: "G" });
+      const groupKey = { pk: "orders#g#G", sk: "group" };
+      let moves = 0;
+      // Before each conditional update of the group item, another party moves the group into
+      // the ready index (the update assumed it out) or out of it (the update assumed it in).
+      const s = yield* makeOn(
+        table,
+        hooked(db, (op, args, call) => {
+          const key = args[1] as { pk?: unknown; sk?: unknown };
+          const attribute = (args[3] as { condition?: { attribute?: unknown } } | undefined)
+            ?.condition?.attribute;
+          if (op !== "update" || key.pk !== groupKey.pk || attribute !== "gpk") return call;
+          moves++;
+          const assumedOut = (args[3] as { condition: { _tag: string } }).condition._tag ===
+            "NotExists";
+          return Effect.zipRight(
+            db.update(
+              table,
+              groupKey,
+              assumedOut ? { set: { gpk: "elsewhere", gsk: "0" } } : { remove: ["gpk", "gsk"] },
+            ),
+            call,
+          );
+        }),
+      );
+      const before = yield* db.get(table, groupKey);
+      const sent = yield* Effect.either(s.send({ id: "a1", total: 1 }, { group: "G" }));
+      assert.ok(Either.isLeft(sent) && sent.left._tag === "DynamoDBError", Deno.inspect(sent));
+      assert.equal(sent.left.reason, "TransactionConflict");
+      assert.equal(sent.left.retryable, true);
+      assert.match(sent.left.message, /could not take a sequence number/);
+      assert.equal(moves, 20);
+      assert.equal((yield* db.get(table, groupKey))?.next, before?.next);
+    }),
+);

@@ -57,6 +57,7 @@
  */
 import * as Effect from "effect/Effect";
 import * as Either from "effect/Either";
+import * as Option from "effect/Option";
 import { type ConditionFailed, DynamoDBError } from "../../Errors.ts";
 import {
   GROUP_SK,
@@ -81,6 +82,7 @@ import {
   notExists,
   or,
   type TransactItem,
+  type Update,
 } from "../../services/DynamoDB.ts";
 import type { FailureInfo, SendResult } from "../../services/Queue.ts";
 import { deadFields, ignoreLost, type QueueContext } from "./context.ts";
@@ -112,14 +114,64 @@ const groupDue = <A>(ctx: QueueContext<A>, group: string, home: string, t: numbe
 });
 
 /**
+ * Where a write that counts a group's messages assumes the group is: in the ready index
+ * (`attribute_exists(gpk)`), or out of it (`attribute_not_exists(gpk)`; the write then also puts
+ * it back, due now). Consumers move a group in and out at any time, so such a write tries one
+ * assumption, then the other; whichever applies, the group is in the index afterwards.
+ */
+type GroupPlace = "in" | "out";
+
+/** Writes tried (alternating the two places) before a group-counting write gives up. */
+const GROUP_PLACE_TRIES = 20;
+
+/**
+ * Runs `write` assuming `first`, then the other place, in turn, until it applies. `write` returns
+ * `None` when its condition on `gpk` failed (the group had moved). After `GROUP_PLACE_TRIES`
+ * writes, fails with a retryable `TransactionConflict` saying what could not be done.
+ */
+const inEitherPlace = <X>(
+  first: GroupPlace,
+  operation: string,
+  what: string,
+  write: (place: GroupPlace) => Effect.Effect<Option.Option<X>, DynamoDBError>,
+): Effect.Effect<X, DynamoDBError> =>
+  Effect.gen(function* () {
+    for (let attempt = 0; attempt < GROUP_PLACE_TRIES; attempt++) {
+      const done = yield* write((attempt % 2 === 0) === (first === "in") ? "in" : "out");
+      if (Option.isSome(done)) return done.value;
+    }
+    return yield* new DynamoDBError({
+      operation,
+      reason: "TransactionConflict",
+      retryable: true,
+      detail: `could not ${what}: the group kept entering and leaving the index`,
+    });
+  });
+
+/** The condition a write assuming `place` makes on the group item. */
+const placeCondition = (place: GroupPlace): Condition =>
+  place === "in" ? exists("gpk") : notExists("gpk");
+
+/** An update of the group item assuming `place`: its result, or `None` when the group moved. */
+const updateGroup = <A>(
+  ctx: QueueContext<A>,
+  group: string,
+  place: GroupPlace,
+  update: Update,
+): Effect.Effect<Option.Option<Item>, DynamoDBError> =>
+  ctx.db.update(ctx.table, groupKey(ctx, group), update, { condition: placeCondition(place) })
+    .pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("ConditionFailed", () => Effect.succeedNone),
+    );
+
+/**
  * Takes the group's next sequence number. A group that is not in the ready index is put there
  * in the same write: if the sender then crashes before its message is written, consumers find
- * the gap and wait for it, rather than never looking at the group again. Two conditional
- * updates tried in turn, `attribute_not_exists(gpk)` (also putting the group in the index) and
- * `attribute_exists(gpk)` (only counting): whichever applies, the group is in the index
- * afterwards. (An unconditional count would race a holder that takes the empty group out of the
- * index between the two: the number would be taken with the group out of the index, and a
- * sender that stops before `countWritten` would strand its message.)
+ * the gap and wait for it, rather than never looking at the group again. (An unconditional count
+ * would race a holder that takes the empty group out of the index: the number would be taken
+ * with the group out of the index, and a sender that stops before `countWritten` would strand
+ * its message.)
  */
 const allocate = <A>(
   ctx: QueueContext<A>,
@@ -127,30 +179,15 @@ const allocate = <A>(
   home: string,
   t: number,
 ): Effect.Effect<number, DynamoDBError> =>
-  Effect.gen(function* () {
-    const key = groupKey(ctx, group);
-    // Each lost round means the group entered or left the index between the two requests.
-    for (let attempt = 0;; attempt++) {
-      const woken = yield* Effect.either(ctx.db.update(ctx.table, key, {
-        set: { ...groupDue(ctx, group, home, t), sentAt: t },
-        add: { next: 1, written: 0 },
-      }, { condition: notExists("gpk") }));
-      if (Either.isRight(woken)) return (woken.right.next as number) - 1;
-      if (woken.left._tag === "DynamoDBError") return yield* woken.left;
-      const counted = yield* Effect.either(ctx.db.update(ctx.table, key, {
-        add: { next: 1, written: 0 },
-      }, { condition: exists("gpk") }));
-      if (Either.isRight(counted)) return (counted.right.next as number) - 1;
-      if (counted.left._tag === "DynamoDBError" || attempt >= 9) {
-        return yield* (counted.left._tag === "DynamoDBError" ? counted.left : new DynamoDBError({
-          operation: "update",
-          reason: "TransactionConflict",
-          retryable: true,
-          detail: "could not take a sequence number: the group kept entering and leaving the index",
-        }));
-      }
-    }
-  });
+  inEitherPlace("out", "update", "take a sequence number", (place) =>
+    updateGroup(
+      ctx,
+      group,
+      place,
+      place === "out"
+        ? { set: { ...groupDue(ctx, group, home, t), sentAt: t }, add: { next: 1, written: 0 } }
+        : { add: { next: 1, written: 0 } },
+    ).pipe(Effect.map(Option.map((counters) => (counters.next as number) - 1))));
 
 /** Whether a failed write means the backend has no `TransactWriteItems` (dynalite). */
 const unsupported = (e: ConditionFailed | DynamoDBError): boolean =>
@@ -161,9 +198,8 @@ const withoutTransactions = new WeakMap<object, true>();
 
 /**
  * Counts a sequence number as written, and puts the group back in the ready index if a
- * consumer let it go meanwhile (it gave up waiting for this number: GROUP_GAP_ABANDON). Both
- * variants are conditional on what they assume about `gpk`, so the loop cannot strand a late
- * message: whichever of them applies, the group is in the index afterwards.
+ * consumer let it go meanwhile (it gave up waiting for this number: GROUP_GAP_ABANDON), so a
+ * late message is never stranded.
  */
 const countWritten = <A>(
   ctx: QueueContext<A>,
@@ -171,22 +207,15 @@ const countWritten = <A>(
   home: string,
   t: number,
 ): Effect.Effect<void, DynamoDBError> =>
-  Effect.gen(function* () {
-    const key = groupKey(ctx, group);
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const woken = yield* Effect.either(ctx.db.update(ctx.table, key, {
-        set: groupDue(ctx, group, home, t),
-        add: { next: 0, written: 1 },
-      }, { condition: notExists("gpk") }));
-      if (Either.isRight(woken)) return;
-      if (woken.left._tag === "DynamoDBError") return yield* woken.left;
-      const counted = yield* Effect.either(
-        ctx.db.update(ctx.table, key, { add: { written: 1 } }, { condition: exists("gpk") }),
-      );
-      if (Either.isRight(counted)) return;
-      if (counted.left._tag === "DynamoDBError") return yield* counted.left;
-    }
-  });
+  inEitherPlace("out", "update", "count the message as written", (place) =>
+    updateGroup(
+      ctx,
+      group,
+      place,
+      place === "out"
+        ? { set: groupDue(ctx, group, home, t), add: { next: 0, written: 1 } }
+        : { add: { written: 1 } },
+    ).pipe(Effect.map(Option.map(() => undefined))));
 
 /**
  * Sends a prepared grouped message (its item built for sequence 0): allocates its sequence
@@ -236,9 +265,9 @@ const ownPut = <A>(ctx: QueueContext<A>, item: Item): Effect.Effect<boolean, Dyn
   );
 
 /**
- * The put of a grouped message and the count of it (`written` + 1) in one TransactWriteItems, as
- * one of two variants tried in turn, like `countWritten`'s: the group in the index (only count)
- * or out of it (also put it back, due now: a consumer gave up waiting for this number). Returns
+ * The put of a grouped message and the count of it (`written` + 1) in one TransactWriteItems, in
+ * either place of the group (`inEitherPlace`; out of the index, the count also puts it back, due
+ * now: a consumer gave up waiting for this number). Returns
  * whether this send wrote the message (false: someone else's item holds the number). Without
  * transactions (dynalite) it falls back to `putThenCount`.
  */
@@ -248,43 +277,42 @@ const putCounted = <A>(
   group: string,
   home: string,
   t: number,
-): Effect.Effect<boolean, DynamoDBError> =>
-  Effect.gen(function* () {
-    const { db, table } = ctx;
-    const key = groupKey(ctx, group);
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const count: TransactItem = attempt % 2 === 0
-        ? { _tag: "Update", table, key, update: { add: { written: 1 } }, condition: exists("gpk") }
-        : {
+): Effect.Effect<boolean, DynamoDBError> => {
+  const { db, table } = ctx;
+  const key = groupKey(ctx, group);
+  return inEitherPlace(
+    "in",
+    "transactWrite",
+    "write the message",
+    (place) =>
+      Effect.gen(function* () {
+        const count: TransactItem = {
           _tag: "Update",
           table,
           key,
-          update: { set: groupDue(ctx, group, home, t), add: { next: 0, written: 1 } },
-          condition: notExists("gpk"),
+          update: place === "in"
+            ? { add: { written: 1 } }
+            : { set: groupDue(ctx, group, home, t), add: { next: 0, written: 1 } },
+          condition: placeCondition(place),
         };
-      const put = yield* Effect.either(db.transactWrite([
-        { _tag: "Put", table, item, condition: notExists("pk") },
-        count,
-      ]));
-      if (Either.isRight(put)) return true;
-      if (put.left._tag === "DynamoDBError") {
-        if (!unsupported(put.left)) return yield* put.left;
-        withoutTransactions.set(db, true);
-        return yield* putThenCount(ctx, item, group, home, t);
-      }
-      // The group's condition failed (and so the put's held: nothing was written): the group
-      // entered or left the index since `allocate`; try the other variant.
-      const failed = put.left.key;
-      if (failed?.pk === key.pk && failed?.sk === key.sk) continue;
-      return yield* ownPut(ctx, item);
-    }
-    return yield* new DynamoDBError({
-      operation: "transactWrite",
-      reason: "TransactionConflict",
-      retryable: true,
-      detail: "could not write the message: its group kept entering and leaving the index",
-    });
-  });
+        const put = yield* Effect.either(db.transactWrite([
+          { _tag: "Put", table, item, condition: notExists("pk") },
+          count,
+        ]));
+        if (Either.isRight(put)) return Option.some(true);
+        if (put.left._tag === "DynamoDBError") {
+          if (!unsupported(put.left)) return yield* put.left;
+          withoutTransactions.set(db, true);
+          return Option.some(yield* putThenCount(ctx, item, group, home, t));
+        }
+        // The group's condition failed (and so the put's held: nothing was written): the group
+        // entered or left the index since `allocate`.
+        const failed = put.left.key;
+        if (failed?.pk === key.pk && failed?.sk === key.sk) return Option.none();
+        return Option.some(yield* ownPut(ctx, item));
+      }),
+  );
+};
 
 /**
  * Without transactions: the put, then `countWritten` (whatever the put's outcome, so consumers do
