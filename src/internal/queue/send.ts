@@ -81,7 +81,7 @@ import {
 import type { Queue, SendError, SendOptions, SendResult } from "../../services/Queue.ts";
 import type { CatalogReport } from "./catalogReport.ts";
 import type { QueueContext } from "./context.ts";
-import { putGrouped } from "./fifo.ts";
+import { putGrouped } from "./fifoSend.ts";
 import { durationMillis, integerIn, invalid, timeOf } from "./options.ts";
 
 /** How often a BatchWriteItem's unprocessed entries are sent again before they are reported failed. */
