@@ -119,8 +119,8 @@ const allocate = <A>(
 
 /**
  * Counts a sequence number as written, and puts the group back in the ready index if a
- * consumer let it go meanwhile (it gave up waiting for this number: GROUP_GAP_ABANDON), so a
- * late message is never stranded.
+ * consumer let it go meanwhile (it gave up waiting for this number: `GROUP_GAP_ABANDON` in
+ * fifo.ts), so a late message is never stranded.
  */
 const countWritten = <A>(
   ctx: QueueContext<A>,
