@@ -103,7 +103,7 @@ const ownerOf = (functionName: string, url: string): string | undefined => {
 };
 
 /** A profile's CPU time by owner, in microseconds. */
-export const profileByOwner = (profile: Profile): Map<string, number> => {
+const profileByOwner = (profile: Profile): Map<string, number> => {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const owners = new Map<string, number>();
   profile.samples.forEach((id, i) => {
