@@ -13,6 +13,7 @@
 import { clientCpuRounds, type CpuRound } from "./clientCpu.ts";
 import type { RssFigure } from "./consumerRss.ts";
 import { type CpuFigure, STEADY_WARM_UP } from "./cpu.ts";
+import type { StepCount } from "./steps.ts";
 import { type Server, start } from "./servers.ts";
 
 /** What the section measured. */
@@ -20,6 +21,8 @@ export interface CpuSectionResults {
   readonly rounds: ReadonlyArray<CpuRound>;
   readonly memory: ReadonlyArray<CpuFigure>;
   readonly rss: ReadonlyArray<RssFigure>;
+  /** Effect run-loop steps per message on the memory layer (`steps.ts`). */
+  readonly steps: { readonly send: StepCount; readonly consume: StepCount };
   /** Each contender's client CPU by owner (a profiled run of it alone), µs per message. */
   readonly owners: {
     readonly library: Readonly<Record<string, number>>;
@@ -157,6 +160,7 @@ export const measureCpuSection = async (quick: boolean): Promise<CpuSectionResul
     ? []
     : flameSummary(JSON.parse(Deno.readTextFileSync(`${dir}/${file.name}`)), 10);
   await Deno.remove(dir, { recursive: true });
+  const steps = await runFresh<CpuSectionResults["steps"]>("./steps.ts", [quick ? "300" : "2000"]);
   const rssMessages = quick ? "2000" : "100000";
   const rss = [await runFresh<RssFigure>("./consumerRss.ts", ["memory", rssMessages])];
   const server = await start("dynamodb-local");
@@ -167,7 +171,7 @@ export const measureCpuSection = async (quick: boolean): Promise<CpuSectionResul
       library: await profiledContender(server, "library", quick ? 1 : 2, quick ? 200 : 1000),
       raw: await profiledContender(server, "raw SDK", quick ? 1 : 2, quick ? 200 : 1000),
     };
-    return { rounds, owners, memory, rss, flame, load: [...load, ...Deno.loadavg()] };
+    return { rounds, owners, memory, steps, rss, flame, load: [...load, ...Deno.loadavg()] };
   } finally {
     await server.stop();
   }
@@ -263,6 +267,18 @@ export const cpuMarkdown = (r: CpuSectionResults): string => {
         (fig("backlog")!.cpuPerMessage / fig("steady")!.cpuPerMessage).toFixed(2)
       }×.`
       : "",
+    "",
+    "Effect run-loop steps per message (`bench/steps.ts`: an op-supervising `Supervisor`, " +
+    "by the span each step ran under; a count, so the machine's load does not move it):",
+    "",
+    "| side | steps/msg | fibers/msg | by span |",
+    "| ---- | --------- | ---------- | ------- |",
+    ...(["send", "consume"] as const).map((side) => {
+      const c = r.steps[side];
+      return `| ${side} | ${c.steps.toFixed(0)} | ${c.fibers.toFixed(2)} | ${
+        Object.entries(c.bySpan).map(([span, n]) => `${span} ${n.toFixed(0)}`).join(", ")
+      } |`;
+    }),
     "",
     "### Peak RSS of a consumer process",
     "",
