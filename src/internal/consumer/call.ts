@@ -115,19 +115,13 @@ export const call = <A, X, E, R>(
     startedAt = yield* Clock.currentTimeMillis;
     const heartbeats = env.heartbeats;
     if (heartbeats !== undefined) {
-      if (leases.length === 1) yield* heartbeats.add(leases[0]!, startedAt, onLost);
-      else {
-        yield* Effect.forEach(leases, (lease) => heartbeats.add(lease, startedAt, onLost), {
-          discard: true,
-        });
-      }
+      for (const lease of leases) yield* heartbeats.add(lease, startedAt, onLost);
     }
     const exit = yield* runHandler;
     // Stop the heartbeats first, so that no extension races the settle write or hides a message
     // again right after it was released; then settle every message.
     if (heartbeats !== undefined) {
-      if (leases.length === 1) yield* heartbeats.remove(leases[0]!);
-      else yield* Effect.forEach(leases, heartbeats.remove, { discard: true });
+      for (const lease of leases) yield* heartbeats.remove(lease);
     }
     const duration = (yield* Clock.currentTimeMillis) - startedAt;
     yield* updateMetrics((update) => update(env.metrics.handleDuration, duration));
