@@ -78,10 +78,12 @@ queueTest(
   (ctx) =>
     Effect.gen(function* () {
       const wide = yield* ctx.makeQueue({ shards: 2 });
-      for (let i = 0; i < 6; i++) yield* wide.send({ id: `w${i}`, total: i });
+      // Shards are drawn at random: with 40 messages both hold some (all in one: 2 in 2^40).
+      const sent = 40;
+      for (let i = 0; i < sent; i++) yield* wide.send({ id: `w${i}`, total: i });
       // Walk to a cursor in the second partition.
       let cursor: string | undefined = undefined;
-      for (let i = 0; i < 10; i++) {
+      for (let i = 0; i < sent; i++) {
         const page: Queue.ListPage<Order> = yield* wide.list({ state: "ready", limit: 1, cursor });
         cursor = page.cursor;
         const at = JSON.parse(atob(cursor!.replaceAll("-", "+").replaceAll("_", "/")));
